@@ -1,0 +1,3 @@
+"""News-article archive service."""
+
+__version__ = "0.1.0"

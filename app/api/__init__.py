@@ -1,0 +1,1 @@
+"""The HTTP layer: the only part of the service that knows about requests and responses."""

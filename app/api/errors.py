@@ -1,0 +1,106 @@
+"""Every error leaves the service as RFC 9457 application/problem+json."""
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.errors import AppError
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+_DESCRIPTIONS = {
+    400: "Malformed request (bad JSON, encoding or cursor).",
+    404: "No such article.",
+    413: "Request body too large.",
+    415: "Unsupported Content-Type.",
+    422: "Input that cannot become an article, or invalid parameters.",
+    503: "Database unavailable; retry after the given seconds.",
+}
+
+
+def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for the given error statuses."""
+    return {
+        code: {
+            "description": _DESCRIPTIONS[code],
+            "content": {PROBLEM_JSON: {"schema": _PROBLEM_REF}},
+        }
+        for code in codes
+    }
+
+
+def problem(status: int, title: str, detail: str, type_: str, **extra: Any) -> JSONResponse:
+    body = {"type": f"/problems/{type_}", "title": title, "status": status, "detail": detail}
+    body.update({k: v for k, v in extra.items() if k != "headers"})
+    return JSONResponse(body, status, media_type=PROBLEM_JSON, headers=extra.get("headers"))
+
+
+def _validation_detail(errors: list[dict[str, Any]]) -> str:
+    first = errors[0]
+    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+    return f"{where}: {first['msg']}" if where else str(first["msg"])
+
+
+def validation_problem(errors: list[dict[str, Any]]) -> JSONResponse:
+    clean = [{"loc": list(e.get("loc", ())), "msg": e["msg"], "type": e["type"]} for e in errors]
+    return problem(
+        422, "Invalid request", _validation_detail(clean), "validation-error", errors=clean
+    )
+
+
+async def _app_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return problem(exc.status, exc.title, exc.detail, exc.type)
+
+
+async def _request_validation(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return validation_problem(list(exc.errors()))
+
+
+async def _pydantic_validation(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ValidationError)
+    return validation_problem(
+        list(exc.errors(include_url=False, include_context=False, include_input=False))
+    )
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
+    return problem(
+        exc.status_code, title, str(exc.detail), f"http-{exc.status_code}", headers=exc.headers
+    )
+
+
+async def _database_down(_: Request, exc: Exception) -> JSONResponse:
+    log.warning("database unavailable: %s", exc)
+    return problem(
+        503,
+        "Service unavailable",
+        "the database is unavailable; retry shortly",
+        "database-unavailable",
+        headers={"Retry-After": "5"},
+    )
+
+
+async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", exc_info=exc)
+    return problem(500, "Internal error", "an unexpected error occurred", "internal-error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _request_validation)
+    app.add_exception_handler(ValidationError, _pydantic_validation)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(OperationalError, _database_down)
+    app.add_exception_handler(Exception, _unexpected)

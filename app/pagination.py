@@ -1,0 +1,33 @@
+"""Opaque keyset cursors: base64url-encoded JSON, validated strictly when read back."""
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from app.errors import InvalidInput
+
+_MAX_CURSOR = 512
+
+
+def encode_cursor(position: dict[str, Any]) -> str:
+    raw = json.dumps(position, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, fields: dict[str, type]) -> dict[str, Any]:
+    """The position a cursor names; InvalidInput unless it has exactly `fields`, typed."""
+    try:
+        if len(cursor) > _MAX_CURSOR:
+            raise ValueError
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        position = json.loads(raw)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidInput("cursor is not valid: pass back a next_cursor unchanged") from None
+    if not isinstance(position, dict) or set(position) != set(fields):
+        raise InvalidInput("cursor is not valid: pass back a next_cursor unchanged")
+    for name, kind in fields.items():
+        value = position[name]
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise InvalidInput("cursor is not valid: pass back a next_cursor unchanged")
+    return position

@@ -1,0 +1,88 @@
+"""The plain seed-text format: headline line, paragraphs, `Source:` and `Also read:` lines."""
+
+import re
+
+from app.errors import Unprocessable
+from app.parsing.normalize import clean_text, split_blocks
+from app.schemas import NormalizedArticle, RelatedLink
+
+_SOURCE = re.compile(r"^sources?\s*:\s*(?P<value>.+)$", re.IGNORECASE)
+_RELATED = re.compile(
+    r"^(?:also read|read more|related|see also)\s*:\s*(?P<value>.*)$", re.IGNORECASE
+)
+_URL = re.compile(r"""(?:https?://|www\.)[^\s<>"'\]\)]+""", re.IGNORECASE)
+_SEPARATORS = " \t-–—|:·•»«>()[]<>\"'"
+_MAX_SOURCE = 120
+# A navigation label: a short line that does not end like a sentence.
+_NAV_MAX_WORDS = 6
+_SENTENCE_END = re.compile(r"""[.!?…]["'”’»)\]]*$""")
+
+
+def parse_seed_text(text: str) -> NormalizedArticle:
+    """Parse one article in the seed-text format; raises Unprocessable when there is no body."""
+    blocks = split_blocks(clean_text(text))
+    if not blocks:
+        raise Unprocessable("the text is empty: expected a headline line followed by paragraphs")
+    headline, *first_rest = blocks[0]
+    source: str | None = None
+    links: list[RelatedLink] = []
+    paragraphs: list[list[str]] = []
+    for block in [first_rest, *blocks[1:]]:
+        current: list[str] = []
+        for line in block:
+            if (match := _SOURCE.match(line)) and len(match["value"]) <= _MAX_SOURCE:
+                source = source or match["value"].rstrip(" .")
+            elif match := _RELATED.match(line):
+                if link := _related_link(match["value"]):
+                    links.append(link)
+            else:
+                current.append(line)
+                continue
+            _close(paragraphs, current)
+            current = []
+        _close(paragraphs, current)
+    _drop_trailing_navigation(paragraphs)
+    if not paragraphs:
+        raise Unprocessable(
+            "no body paragraph: after the headline line the text needs at least one paragraph"
+        )
+    body = "\n\n".join(" ".join(lines) for lines in paragraphs)
+    return NormalizedArticle(headline=headline, body=body, source=source, related_links=links)
+
+
+def _close(paragraphs: list[list[str]], lines: list[str]) -> None:
+    if lines:
+        paragraphs.append(lines)
+
+
+def _related_link(value: str) -> RelatedLink | None:
+    url_match = _URL.search(value)
+    url = url_match.group(0).rstrip(".,;") if url_match else None
+    rest = value.replace(url_match.group(0), " ") if url_match else value
+    title = " ".join(rest.split()).strip(_SEPARATORS) or None
+    if url is None and title is None:
+        return None
+    return RelatedLink(title=title, url=url)
+
+
+def is_navigation_label(line: str) -> bool:
+    """True for lines like "Latest news" or "Most read": short and not a sentence."""
+    return len(line.split()) <= _NAV_MAX_WORDS and not _SENTENCE_END.search(line)
+
+
+def _drop_trailing_navigation(paragraphs: list[list[str]]) -> None:
+    """Drop navigation labels after the body: whole blocks of them, or lines after a sentence."""
+    while paragraphs:
+        lines = paragraphs[-1]
+        keep = len(lines)
+        while keep and is_navigation_label(lines[keep - 1]):
+            keep -= 1
+        if keep == 0 and not any(line[0].islower() for line in lines[1:]):
+            paragraphs.pop()
+            continue
+        if keep == 0:  # lowercase continuation lines: a hard-wrapped sentence, not labels
+            return
+        # Lines after a finished sentence are labels; otherwise they are a hard-wrapped tail.
+        if keep < len(lines) and _SENTENCE_END.search(lines[keep - 1]):
+            del lines[keep:]
+        return

@@ -1,0 +1,204 @@
+"""The normalized article (parser output) and the API's request and response models."""
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from app.parsing.normalize import clean_line, content_hash
+
+MAX_URL = 2048
+MAX_HEADLINE = 1000
+MAX_BODY = 1_000_000
+
+
+def none_if_blank(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = clean_line(value)
+    return value or None
+
+
+def _aware_utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+OptionalLine = Annotated[str | None, AfterValidator(none_if_blank)]
+Url = Annotated[str, StringConstraints(max_length=MAX_URL)]
+UtcDatetime = Annotated[datetime | None, AfterValidator(_aware_utc)]
+Language = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$", max_length=35)
+]
+
+
+class RelatedLink(BaseModel):
+    """A link to another article: its title, its URL, or both."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: OptionalLine = Field(
+        None, max_length=MAX_HEADLINE, examples=["Iran cozies up with Taliban"]
+    )
+    url: Annotated[str | None, AfterValidator(none_if_blank)] = Field(
+        None, max_length=MAX_URL, examples=["https://example.com/news/iran-taliban"]
+    )
+
+    @model_validator(mode="after")
+    def _title_or_url(self) -> "RelatedLink":
+        if self.title is None and self.url is None:
+            raise ValueError("a related link needs a title or a url")
+        return self
+
+
+class NormalizedArticle(BaseModel):
+    """One article as every parser produces it: clean text, no storage fields."""
+
+    headline: str
+    body: str
+    source: str | None = None
+    related_links: list[RelatedLink] = []
+    url: str | None = None
+    canonical_url: str | None = None
+    authors: list[str] = []
+    published_at: datetime | None = None
+    language: str | None = None
+
+    @property
+    def content_hash(self) -> str:
+        return content_hash(self.headline, self.body)
+
+
+SEED_EXAMPLE = (
+    "Iranian head of Intelligence orders Iraqi militias to attack U.S. forces\n\n"
+    "Reuters quoted two well-informed Iraqi sources ...\n\n"
+    "Source: Reuters\nAlso read: Iran cozies up with Taliban in Afghanistan\n"
+)
+
+
+class ArticleIn(BaseModel):
+    """An article to ingest: seed-format `text`, or already-normalized fields."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"text": SEED_EXAMPLE},
+                {
+                    "headline": "Storm closes ports along the coast",
+                    "body": "First paragraph.\n\nSecond paragraph.",
+                    "source": "Reuters",
+                    "related_links": [{"title": "Earlier storm", "url": "https://example.com/a"}],
+                    "authors": ["Jane Doe"],
+                    "published_at": "2026-11-20T08:30:00Z",
+                    "language": "en",
+                },
+            ]
+        },
+    )
+
+    text: str | None = Field(
+        None, max_length=MAX_BODY, description="The article in the plain seed-text format."
+    )
+    headline: str | None = Field(None, max_length=MAX_HEADLINE)
+    body: str | None = Field(
+        None, max_length=MAX_BODY, description="Paragraphs separated by blank lines."
+    )
+    source: str | None = Field(None, max_length=300, description="Credited news organisation.")
+    related_links: list[RelatedLink] = Field([], max_length=500)
+    url: Url | None = None
+    canonical_url: Url | None = None
+    authors: list[Annotated[str, StringConstraints(max_length=300)]] = Field([], max_length=100)
+    published_at: UtcDatetime = None
+    language: Language | None = None
+
+    @model_validator(mode="after")
+    def _text_or_fields(self) -> "ArticleIn":
+        if self.text is not None:
+            extra = [f for f in ("headline", "body") if getattr(self, f) is not None]
+            if extra:
+                raise ValueError(f"give either text or headline/body, not both ({extra[0]})")
+        elif self.headline is None or self.body is None:
+            raise ValueError("an article needs either text, or both headline and body")
+        return self
+
+    @field_validator("language")
+    @classmethod
+    def _lower_language(cls, value: str | None) -> str | None:
+        return value.lower() if value else value
+
+
+class ArticleRead(BaseModel):
+    """A stored article."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int = Field(examples=[1])
+    headline: str = Field(examples=["Iranian head of Intelligence orders Iraqi militias"])
+    body: str = Field(examples=["First paragraph.\n\nSecond paragraph."])
+    source: str | None = Field(examples=["Reuters"])
+    related_links: list[RelatedLink]
+    url: str | None = Field(examples=[None])
+    canonical_url: str | None = Field(examples=[None])
+    authors: list[str] = Field(examples=[["Jane Doe"]])
+    published_at: datetime | None
+    language: str | None = Field(examples=["en"])
+    content_hash: str = Field(description="sha256 of the normalized headline and body.")
+    created_at: datetime
+    updated_at: datetime
+
+
+class ArticlePage(BaseModel):
+    """One page of a listing; pass `next_cursor` back as `cursor` for the next page."""
+
+    items: list[ArticleRead]
+    next_cursor: str | None = Field(description="Null on the last page.")
+
+
+class ImportResult(BaseModel):
+    """What happened to one item of a batch import."""
+
+    index: int = Field(description="Position of the item in the request, from 0.")
+    status: Literal["created", "duplicate", "error"]
+    id: int | None = Field(None, description="The stored article (new, or already present).")
+    error: str | None = Field(None, description="Why the item was not stored.")
+
+
+class ImportCounts(BaseModel):
+    created: int = 0
+    duplicate: int = 0
+    error: int = 0
+
+
+class ImportRequest(BaseModel):
+    """A batch of up to 1,000 articles, each in any shape POST /v1/articles accepts as JSON."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[ArticleIn] = Field(max_length=1000)
+
+
+class ImportResponse(BaseModel):
+    results: list[ImportResult]
+    counts: ImportCounts
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    type: str = Field(examples=["/problems/not-found"])
+    title: str = Field(examples=["Not found"])
+    status: int = Field(examples=[404])
+    detail: str = Field(examples=["no article with id 42"])
+    errors: list[dict[str, object]] | None = Field(
+        None, description="Field-level validation errors, when there are any."
+    )
