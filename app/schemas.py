@@ -60,6 +60,18 @@ class RelatedLink(BaseModel):
         return self
 
 
+class Extraction(BaseModel):
+    """Provenance: which rule produced each field, and which extractor ran."""
+
+    extractor: str = Field(examples=["news-archive 0.1.0 (trafilatura 2.3.1)"])
+    fields: dict[str, str] = Field(
+        {},
+        description="Field name to the rule that produced it: json-ld, meta, byline, "
+        "url-pattern, seed-line, caller, body-text, domain, ...",
+        examples=[{"headline": "json-ld", "published_at": "meta", "source": "seed-line"}],
+    )
+
+
 class NormalizedArticle(BaseModel):
     """One article as every parser produces it: clean text, no storage fields."""
 
@@ -71,7 +83,12 @@ class NormalizedArticle(BaseModel):
     canonical_url: str | None = None
     authors: list[str] = []
     published_at: datetime | None = None
+    modified_at: datetime | None = None
     language: str | None = None
+    description: str | None = None
+    top_image: str | None = None
+    tags: list[str] = []
+    extraction: Extraction | None = None
 
     @property
     def content_hash(self) -> str:
