@@ -40,8 +40,11 @@ def parse_item(item: ArticleIn | str) -> NormalizedArticle:
 
 
 def parse_raw(raw: Any) -> NormalizedArticle | AppError:
-    """A decoded JSON item as an article, or the error saying why it cannot be one."""
-    if isinstance(raw, AppError):
+    """A decoded JSON item as an article, or the error saying why it cannot be one.
+
+    Items already parsed (or already failed) upstream pass through unchanged.
+    """
+    if isinstance(raw, AppError | NormalizedArticle):
         return raw
     try:
         return parse_item(ArticleIn.model_validate(raw))

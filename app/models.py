@@ -65,7 +65,11 @@ class Source(Base):
 
 class Article(Base):
     __tablename__ = "article"
-    __table_args__ = (Index("ix_article_source_id_id", "source_id", "id"),)
+    # AUTOINCREMENT: SQLite must never hand a deleted article's id to a new one.
+    __table_args__ = (
+        Index("ix_article_source_id_id", "source_id", "id"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     headline: Mapped[str] = mapped_column(Text)

@@ -72,7 +72,7 @@ class ArticleRepository:
 
     def _source_ids(self, by_key: dict[str, str]) -> dict[str, int]:
         query = select(Source.key, Source.id).where(Source.key.in_(list(by_key)))
-        return dict(self.session.execute(query).tuples().all())
+        return {key: source_id for key, source_id in self.session.execute(query)}
 
     def insert_articles(self, rows: list[dict[str, Any]]) -> list[int]:
         """Insert article rows in one statement; ids come back in the order of `rows`."""

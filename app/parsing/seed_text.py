@@ -77,12 +77,16 @@ def _drop_trailing_navigation(paragraphs: list[list[str]]) -> None:
         keep = len(lines)
         while keep and is_navigation_label(lines[keep - 1]):
             keep -= 1
-        if keep == 0 and not any(line[0].islower() for line in lines[1:]):
+        if keep == 0 and not _wrapped_sentence(lines):
             paragraphs.pop()
             continue
-        if keep == 0:  # lowercase continuation lines: a hard-wrapped sentence, not labels
-            return
         # Lines after a finished sentence are labels; otherwise they are a hard-wrapped tail.
-        if keep < len(lines) and _SENTENCE_END.search(lines[keep - 1]):
+        if 0 < keep < len(lines) and _SENTENCE_END.search(lines[keep - 1]):
             del lines[keep:]
         return
+
+
+def _wrapped_sentence(lines: list[str]) -> bool:
+    """Short lines that continue in lower case and join into more than a label's length."""
+    continued = any(line[0].islower() for line in lines[1:])
+    return continued and not is_navigation_label(" ".join(lines))

@@ -49,6 +49,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_article")),
         sa.UniqueConstraint("canonical_url", name=op.f("uq_article_canonical_url")),
         sa.UniqueConstraint("content_hash", name=op.f("uq_article_content_hash")),
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_article_source_id_id", "article", ["source_id", "id"])
     op.create_table(

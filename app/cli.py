@@ -1,0 +1,119 @@
+"""Command line: `python -m app migrate | import PATH... | serve` (also `news-archive ...`)."""
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from app.config import Settings, get_settings
+from app.db import make_engine, make_sessionmaker, session_scope, writer
+from app.errors import AppError
+from app.ingest import import_items, parse_item
+
+TEXT_SUFFIXES = {".txt"}
+JSON_LINES_SUFFIXES = {".ndjson", ".jsonl"}
+BATCH = 500
+
+
+def migrate(settings: Settings) -> None:
+    """Bring the database schema to the latest migration."""
+    from alembic import command
+    from alembic.config import Config
+
+    root = Path(__file__).resolve().parent.parent
+    cfg = Config(str(root / "alembic.ini"))
+    cfg.attributes["configure_logger"] = False
+    engine = make_engine(settings)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    engine.dispose()
+
+
+def collect_files(paths: Sequence[Path]) -> list[Path]:
+    """The importable files among `paths`, folders searched recursively, in a stable order."""
+    wanted = TEXT_SUFFIXES | JSON_LINES_SUFFIXES
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.suffix in wanted and p.is_file())
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise SystemExit(f"no such file or folder: {path}")
+    return files
+
+
+def _items(files: list[Path]) -> Iterator[Any]:
+    for path in files:
+        if path.suffix in JSON_LINES_SUFFIXES:
+            with path.open(encoding="utf-8") as handle:
+                yield from (_json_line(line) for line in handle if line.strip())
+        else:
+            yield _text_item(path)
+
+
+def _text_item(path: Path) -> Any:
+    try:
+        return parse_item(path.read_text(encoding="utf-8"))
+    except (AppError, UnicodeDecodeError) as exc:
+        return AppError(f"{path}: {exc}")
+
+
+def _json_line(line: str) -> Any:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        return AppError(f"not valid JSON: {exc.msg}")
+
+
+def import_paths(
+    settings: Settings, paths: Sequence[Path], progress: bool = True
+) -> dict[str, int]:
+    """Import seed texts and NDJSON files in batches, one transaction per batch."""
+    engine = make_engine(settings)
+    factory = make_sessionmaker(writer(engine))
+    counts = {"created": 0, "duplicate": 0, "error": 0}
+    items = _items(collect_files(paths))
+    with tqdm(desc="importing", unit=" articles", disable=not progress) as bar:
+        while batch := list(islice(items, BATCH)):
+            with session_scope(factory) as session:
+                outcomes = import_items(session, batch)
+            for outcome in outcomes:
+                counts[outcome.status] += 1
+                if outcome.error:
+                    tqdm.write(f"error: {outcome.error}", file=sys.stderr)
+            bar.update(len(batch))
+    engine.dispose()
+    return counts
+
+
+def serve(settings: Settings) -> None:
+    import uvicorn
+
+    uvicorn.run("app.main:app", host=settings.host, port=settings.port, proxy_headers=False)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="news-archive", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("migrate", help="apply database migrations")
+    load = commands.add_parser("import", help="import seed .txt files, .ndjson files or folders")
+    load.add_argument("paths", nargs="+", type=Path)
+    load.add_argument("--no-progress", action="store_true", help="no progress bar")
+    commands.add_parser("serve", help="migrate, then serve the API on HOST:PORT")
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    if args.command == "migrate":
+        migrate(settings)
+    elif args.command == "import":
+        counts = import_paths(settings, args.paths, progress=not args.no_progress)
+        print(json.dumps(counts))
+    elif args.command == "serve":
+        migrate(settings)
+        serve(settings)

@@ -1,0 +1,135 @@
+"""Fixtures: a migrated database (temp-file SQLite, or TEST_DATABASE_URL), emptied after each
+test; an HTTP client on the ASGI app; a real uvicorn process when a test needs one."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from alembic import command
+from alembic.config import Config
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+
+from app.config import Settings
+from app.db import make_engine
+from app.main import create_app
+from app.models import Base
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+
+
+def alembic_config(connection: object | None = None) -> Config:
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.attributes["configure_logger"] = False
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def reset_schema(engine: Engine) -> None:
+    """Drop whatever an earlier run left, then build the schema with the migrations."""
+    if engine.dialect.name == "postgresql":  # SQLite test databases are new files already
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "head")
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    return url or f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url)
+
+
+@pytest.fixture(scope="session")
+def engine(settings: Settings) -> Iterator[Engine]:
+    engine = make_engine(settings)
+    reset_schema(engine)
+    yield engine
+    engine.dispose()
+
+
+def empty_tables(engine: Engine) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in [*tables, "sqlite_sequence"]:
+                conn.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+def db(engine: Engine) -> Iterator[Engine]:
+    """The migrated database, emptied when the test ends."""
+    yield engine
+    empty_tables(engine)
+
+
+@pytest.fixture
+def client(db: Engine, settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+def seed_text(name: str = "000_6bc365aecf700d82") -> str:
+    return (SEEDS / f"{name}.txt").read_text(encoding="utf-8")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LiveServer:
+    """A real uvicorn process serving the app on 127.0.0.1."""
+
+    def __init__(self, database_url: str, port: int | None = None, workers: int = 1) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "DATABASE_URL": database_url}
+        args = ["--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers)]
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "app.main:app", *args, "--log-level", "warning"],
+            cwd=ROOT,
+            env=env,
+        )
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError("uvicorn exited during start-up")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError("uvicorn did not start in 30 s")
+
+    def stop(self, kill: bool = False) -> None:
+        if self.process.poll() is None:
+            self.process.kill() if kill else self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+@pytest.fixture
+def live_server(db: Engine, database_url: str) -> Iterator[LiveServer]:
+    server = LiveServer(database_url)
+    yield server
+    server.stop()

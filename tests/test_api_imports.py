@@ -1,0 +1,94 @@
+"""POST /v1/imports: JSON batches and streamed NDJSON."""
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import seed_text
+
+
+def test_batch_results_are_in_order_and_one_bad_item_sinks_nothing(client: TestClient) -> None:
+    items = [
+        {"text": seed_text()},
+        {"headline": "Only headline"},
+        {"headline": "Second", "body": "Its body.", "source": "AP"},
+        {"text": seed_text()},  # duplicate inside the batch
+        "not an object",
+        {"headline": "Third", "body": "Another body.", "bogus": 1},
+    ]
+    response = client.post("/v1/imports", json={"items": items})
+    assert response.status_code == 200
+    body = response.json()
+    statuses = [r["status"] for r in body["results"]]
+    assert statuses == ["created", "error", "created", "duplicate", "error", "error"]
+    assert [r["index"] for r in body["results"]] == list(range(6))
+    assert body["results"][3]["id"] == body["results"][0]["id"]
+    assert "needs either text" in body["results"][1]["error"]
+    assert "JSON object" in body["results"][4]["error"]
+    assert "bogus" in body["results"][5]["error"]
+    assert body["counts"] == {"created": 2, "duplicate": 1, "error": 3}
+    stored = client.get(f"/v1/articles/{body['results'][2]['id']}").json()
+    assert stored["source"] == "AP"
+
+
+def test_duplicates_of_stored_articles_carry_the_stored_id(client: TestClient) -> None:
+    first = client.post("/v1/articles", json={"text": seed_text()}).json()
+    body = client.post("/v1/imports", json={"items": [{"text": seed_text()}]}).json()
+    assert body["results"] == [{"index": 0, "status": "duplicate", "id": first["id"]}]
+
+
+def test_in_batch_duplicate_by_canonical_url(client: TestClient) -> None:
+    items = [
+        {"headline": "A", "body": "One.", "canonical_url": "https://ex.com/a"},
+        {"headline": "A2", "body": "Changed.", "canonical_url": "https://ex.com/a"},
+    ]
+    results = client.post("/v1/imports", json={"items": items}).json()["results"]
+    assert [r["status"] for r in results] == ["created", "duplicate"]
+    assert results[0]["id"] == results[1]["id"]
+
+
+def test_more_than_1000_items_is_422_and_stores_nothing(client: TestClient) -> None:
+    items = [{"headline": f"H{i}", "body": "B."} for i in range(1001)]
+    response = client.post("/v1/imports", json={"items": items})
+    assert response.status_code == 422
+    assert "1000" in response.json()["detail"]
+    assert client.get("/v1/articles").json()["items"] == []
+
+
+@pytest.mark.parametrize(
+    "document", [[], {"items": "x"}, {"things": []}, {"items": [], "extra": 1}, 3]
+)
+def test_wrong_document_shape_is_422(client: TestClient, document: object) -> None:
+    response = client.post("/v1/imports", json=document)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_wrong_content_type_is_415(client: TestClient) -> None:
+    response = client.post("/v1/imports", content=b"x", headers={"content-type": "text/csv"})
+    assert response.status_code == 415
+
+
+def test_ndjson_import_streams_items_and_reports_bad_lines(client: TestClient) -> None:
+    lines = [json.dumps({"headline": f"H{i}", "body": f"Body {i}."}) for i in range(1200)]
+    lines.insert(5, "{not json")
+    lines.insert(7, "")
+    payload = "\n".join(lines).encode()
+    response = client.post(
+        "/v1/imports", content=payload, headers={"content-type": "application/x-ndjson"}
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["counts"] == {"created": 1200, "duplicate": 0, "error": 1}
+    assert body["results"][5]["status"] == "error"
+    assert "not valid JSON" in body["results"][5]["error"]
+    listed = client.get("/v1/articles", params={"limit": 1}).json()["items"]
+    assert listed[0]["headline"] == "H1199"
+
+
+def test_empty_ndjson_is_400(client: TestClient) -> None:
+    response = client.post(
+        "/v1/imports", content=b"\n\n", headers={"content-type": "application/x-ndjson"}
+    )
+    assert response.status_code == 400

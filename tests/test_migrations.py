@@ -1,0 +1,63 @@
+"""Alembic owns the schema: one head, upgrade/downgrade both ways, models match migrations."""
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy.engine import make_url
+
+from app.config import Settings
+from app.db import make_engine
+from app.models import Base
+from tests.conftest import alembic_config
+
+
+@pytest.fixture
+def scratch_engine(database_url: str, tmp_path) -> Iterator[Engine]:
+    """An empty database of the same kind as the test database, dropped afterwards."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "postgresql":
+        engine = make_engine(Settings(database_url=f"sqlite:///{tmp_path / 'scratch.db'}"))
+        yield engine
+        engine.dispose()
+        return
+    name = f"scratch_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    engine = create_engine(url.set(database=name))
+    yield engine
+    engine.dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+def test_exactly_one_head() -> None:
+    assert len(ScriptDirectory.from_config(alembic_config()).get_heads()) == 1
+
+
+def test_upgrade_on_empty_then_models_match(scratch_engine: Engine) -> None:
+    with scratch_engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "head")
+    with scratch_engine.connect() as conn:
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata
+        )
+    assert diff == []
+
+
+def test_downgrade_to_base_and_up_again(scratch_engine: Engine) -> None:
+    with scratch_engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "head")
+    with scratch_engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "base")
+    assert set(inspect(scratch_engine).get_table_names()) <= {"alembic_version"}
+    with scratch_engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "head")
+    assert {"article", "source", "related_link"} <= set(inspect(scratch_engine).get_table_names())
