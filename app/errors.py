@@ -5,7 +5,14 @@ AppError                 status 500, never raised directly
 ├── NotFound             404
 ├── UnsupportedMediaType 415
 ├── PayloadTooLarge      413
-└── Unprocessable        422  well-formed input that cannot become an article
+├── Unprocessable        422  well-formed input that cannot become an article
+└── FetchError           502  fetching a caller's URL failed; `reason` is a metrics label
+    ├── UrlRefused       400  we will not fetch this URL (scheme, credentials, length, address)
+    │   └── RobotsDisallowed 403  the site's robots.txt disallows us
+    ├── UpstreamError    502  the remote server failed us (connect, garbage, HTTP 4xx/5xx,
+    │   │                     redirect loop, body over the size limit)
+    │   └── UpstreamTimeout 504
+    └── NotHtml          422  the URL answers with something that is not an HTML page
 """
 
 
@@ -47,3 +54,56 @@ class Unprocessable(AppError):
     status = 422
     type = "unprocessable-article"
     title = "Input cannot become an article"
+
+
+class FetchError(AppError):
+    """Base of fetch failures; `reason` is a short stable label for metrics and logs."""
+
+    status = 502
+    type = "fetch-failed"
+    title = "Fetching the URL failed"
+    reason = "fetch"
+
+    def __init__(self, detail: str, *, reason: str | None = None) -> None:
+        super().__init__(detail)
+        if reason is not None:
+            self.reason = reason
+
+
+class UrlRefused(FetchError):
+    status = 400
+    type = "url-refused"
+    title = "URL refused"
+    reason = "bad-url"
+
+
+class RobotsDisallowed(UrlRefused):
+    # 403 rather than 400: the URL is fine, the site's policy forbids us to fetch it.
+    status = 403
+    type = "robots-disallowed"
+    title = "Disallowed by the site's robots.txt"
+    reason = "robots"
+
+
+class UpstreamError(FetchError):
+    # An oversized body is the upstream's fault, not the caller's, so 502 and not 413.
+    status = 502
+    type = "upstream-error"
+    title = "The remote server failed"
+    reason = "upstream"
+
+
+class UpstreamTimeout(UpstreamError):
+    status = 504
+    type = "upstream-timeout"
+    title = "The remote server timed out"
+    reason = "timeout"
+
+
+class NotHtml(FetchError):
+    # 422 like Unprocessable: the request is fine, the resource cannot become an article.
+    # 415 would blame the media type of the caller's own request body.
+    status = 422
+    type = "not-html"
+    title = "The URL does not point to an HTML page"
+    reason = "content-type"

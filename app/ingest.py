@@ -5,6 +5,7 @@ Never commits: the route or CLI that calls it owns the transaction.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -34,9 +35,12 @@ def parse_item(item: ArticleIn | str) -> NormalizedArticle:
         return parse_seed_text(item)
     if item.text is None:
         return parse_fields(item)
+    article = parse_seed_text(item.text)
+    if item.model_fields_set == {"text"}:
+        return article
     # Fields given beside `text` (url, authors, ...) override what the text said.
     given = {k: v for k, v in metadata_fields(item).items() if k in item.model_fields_set}
-    return parse_seed_text(item.text).model_copy(update=given)
+    return article.model_copy(update=given)
 
 
 def parse_raw(raw: Any) -> NormalizedArticle | AppError:
@@ -74,11 +78,19 @@ def ingest_one(session: Session, item: ArticleIn | str) -> Outcome:
     return store_articles(session, [parse_item(item)])[0]
 
 
-def _identity(article: NormalizedArticle) -> list[str]:
-    keys = [f"hash:{article.content_hash}"]
-    if article.canonical_url:
-        keys.append(f"url:{article.canonical_url}")
-    return keys
+@dataclass(frozen=True)
+class _Keyed:
+    """An article with its content hash, computed once."""
+
+    article: NormalizedArticle
+    digest: str
+
+    @property
+    def keys(self) -> list[str]:
+        keys = [f"hash:{self.digest}"]
+        if self.article.canonical_url:
+            keys.append(f"url:{self.article.canonical_url}")
+        return keys
 
 
 def store_articles(
@@ -86,21 +98,22 @@ def store_articles(
 ) -> list[Outcome]:
     """Store a batch: errors pass through; duplicates, stored or earlier in the batch, link up."""
     repo = ArticleRepository(session)
-    valid = [a for a in articles if isinstance(a, NormalizedArticle)]
+    items = [_Keyed(a, a.content_hash) if isinstance(a, NormalizedArticle) else a for a in articles]
+    valid = [i for i in items if isinstance(i, _Keyed)]
     by_hash, by_url = repo.find_existing(
-        (a.content_hash for a in valid), (a.canonical_url for a in valid if a.canonical_url)
+        (i.digest for i in valid),
+        (i.article.canonical_url for i in valid if i.article.canonical_url),
     )
-    stored = {f"hash:{k}": v for k, v in by_hash.items()} | {
-        f"url:{k}": v for k, v in by_url.items()
-    }
+    stored = {f"hash:{k}": v for k, v in by_hash.items()}
+    stored |= {f"url:{k}": v for k, v in by_url.items()}
     plan: list[Outcome | tuple[bool, int]] = []  # (is first occurrence, index into `new`)
-    new: list[NormalizedArticle] = []
+    new: list[_Keyed] = []
     slots: dict[str, int] = {}
-    for article in articles:
-        if isinstance(article, AppError):
-            plan.append(Outcome("error", error=article.detail))
+    for item in items:
+        if isinstance(item, AppError):
+            plan.append(Outcome("error", error=item.detail))
             continue
-        keys = _identity(article)
+        keys = item.keys
         if (found := next((stored[k] for k in keys if k in stored), None)) is not None:
             plan.append(Outcome("duplicate", article_id=found))
         elif (earlier := next((slots[k] for k in keys if k in slots), None)) is not None:
@@ -108,7 +121,7 @@ def store_articles(
         else:
             slots.update(dict.fromkeys(keys, len(new)))
             plan.append((True, len(new)))
-            new.append(article)
+            new.append(item)
     inserted = _insert_new(session, repo, new)
     return [step if isinstance(step, Outcome) else _outcome(step, inserted) for step in plan]
 
@@ -120,48 +133,48 @@ def _outcome(step: tuple[bool, int], inserted: list[tuple[Status, int]]) -> Outc
 
 
 def _insert_new(
-    session: Session, repo: ArticleRepository, articles: list[NormalizedArticle]
+    session: Session, repo: ArticleRepository, items: list[_Keyed]
 ) -> list[tuple[Status, int]]:
     """Insert in one statement; if a concurrent writer got there first, go one by one."""
-    if not articles:
+    if not items:
         return []
     try:
         with session.begin_nested():
-            ids = _insert_rows(repo, articles)
+            ids = _insert_rows(repo, items)
         return [("created", i) for i in ids]
     except IntegrityError:
-        return [_insert_or_get(session, repo, a) for a in articles]
+        return [_insert_or_get(session, repo, item) for item in items]
 
 
-def _insert_or_get(
-    session: Session, repo: ArticleRepository, article: NormalizedArticle
-) -> tuple[Status, int]:
+def _insert_or_get(session: Session, repo: ArticleRepository, item: _Keyed) -> tuple[Status, int]:
     try:
         with session.begin_nested():
-            return "created", _insert_rows(repo, [article])[0]
+            return "created", _insert_rows(repo, [item])[0]
     except IntegrityError:
-        by_hash, by_url = repo.find_existing([article.content_hash], [article.canonical_url or ""])
-        existing = by_hash.get(article.content_hash) or by_url.get(article.canonical_url or "")
+        canonical = item.article.canonical_url or ""
+        by_hash, by_url = repo.find_existing([item.digest], [canonical])
+        existing = by_hash.get(item.digest) or by_url.get(canonical)
         if existing is None:
             raise
         return "duplicate", existing
 
 
-def _insert_rows(repo: ArticleRepository, articles: list[NormalizedArticle]) -> list[int]:
-    sources = repo.ensure_sources({a.source for a in articles if a.source})
+def _insert_rows(repo: ArticleRepository, items: list[_Keyed]) -> list[int]:
+    sources = repo.ensure_sources({i.article.source for i in items if i.article.source})
     now = utcnow()
-    ids = repo.insert_articles([_article_row(a, sources, now) for a in articles])
+    ids = repo.insert_articles([_article_row(i, sources, now) for i in items])
     repo.insert_links(
         [
             {"article_id": article_id, "position": pos, "title": link.title, "url": link.url}
-            for article_id, article in zip(ids, articles, strict=True)
-            for pos, link in enumerate(article.related_links)
+            for article_id, item in zip(ids, items, strict=True)
+            for pos, link in enumerate(item.article.related_links)
         ]
     )
     return ids
 
 
-def _article_row(article: NormalizedArticle, sources: dict[str, int], now: Any) -> dict[str, Any]:
+def _article_row(item: _Keyed, sources: dict[str, int], now: datetime) -> dict[str, Any]:
+    article = item.article
     return {
         "headline": article.headline,
         "body": article.body,
@@ -171,7 +184,7 @@ def _article_row(article: NormalizedArticle, sources: dict[str, int], now: Any) 
         "authors": article.authors,
         "published_at": article.published_at,
         "language": article.language,
-        "content_hash": article.content_hash,
+        "content_hash": item.digest,
         "created_at": now,
         "updated_at": now,
     }

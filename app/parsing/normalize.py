@@ -1,32 +1,34 @@
 """Text hygiene shared by every parser: one definition of "normalized text"."""
 
 import hashlib
-import re
 import unicodedata
 
-# Invisible characters removed outright: zero-width space, word joiner, BOM / zero-width
-# no-break space, soft hyphen, and the bidi embedding controls. ZWJ and ZWNJ (U+200C/D) stay:
-# they change how Persian, Arabic, Indic scripts and emoji render, so removing them alters text.
-_INVISIBLE = dict.fromkeys(
-    map(ord, "\u200b\u2060\ufeff\u00ad\u200e\u200f\u202a\u202b\u202c\u202d\u202e")
-)
-# Every other C0/C1 control except tab and newline (NUL would also break Postgres text).
-_CONTROLS = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0)])
-_LINE_BREAKS = re.compile(r"\r\n|[\r\u0085\u2028\u2029\v\f]")
-_WS = re.compile(r"\s+")
-_BLANK_LINES = re.compile(r"\n[^\S\n]*(?:\n[^\S\n]*)+")
+# One translation table, applied once: line breaks of every kind become "\n"; invisible
+# characters (zero-width space, word joiner, BOM, soft hyphen, bidi marks) and C0/C1 controls
+# other than tab and newline disappear (NUL would also break Postgres text). ZWJ and ZWNJ
+# (U+200C/D) stay: they change how Persian, Arabic, Indic scripts and emoji render.
+_TABLE: dict[int, str | None] = {
+    **dict.fromkeys(map(ord, "\r\x85\u2028\u2029\x0b\x0c"), "\n"),
+    **dict.fromkeys(map(ord, "\u200b\u2060\ufeff\u00ad\u200e\u200f\u202a\u202b\u202c\u202d\u202e")),
+    **dict.fromkeys([*range(0x00, 0x09), *range(0x0E, 0x20), 0x7F, *range(0x80, 0x85)]),
+    **dict.fromkeys(range(0x86, 0xA0)),
+    # Every other Unicode space becomes a plain space, so lines need only "  " checks later.
+    **dict.fromkeys(map(ord, "\t\xa0\u1680\u202f\u205f\u3000"), " "),
+    **dict.fromkeys(range(0x2000, 0x200B), " "),
+}
 
 
 def clean_text(text: str) -> str:
     """Unify line endings, drop invisible and control characters, compose to NFC."""
-    text = _LINE_BREAKS.sub("\n", text)
-    text = text.translate(_INVISIBLE).translate(_CONTROLS)
-    return unicodedata.normalize("NFC", text)
+    text = text.replace("\r\n", "\n").translate(_TABLE)
+    if not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
+    return text
 
 
 def collapse(text: str) -> str:
     """One line of text: every whitespace run becomes one space, ends trimmed."""
-    return _WS.sub(" ", text).strip()
+    return " ".join(text.split())
 
 
 def clean_line(text: str) -> str:
@@ -34,13 +36,22 @@ def clean_line(text: str) -> str:
 
 
 def split_blocks(text: str) -> list[list[str]]:
-    """Blocks separated by blank lines, each a list of its non-empty, collapsed lines."""
-    blocks = []
-    for raw in _BLANK_LINES.split(text):
-        lines = [collapse(line) for line in raw.split("\n")]
-        lines = [line for line in lines if line]
-        if lines:
-            blocks.append(lines)
+    """Blocks separated by blank lines, each a list of its non-empty, collapsed lines.
+
+    `text` must have been through clean_text (newlines and plain spaces only).
+    """
+    blocks: list[list[str]] = []
+    current: list[str] = []
+    for line in text.split("\n"):
+        if line := line.strip(" "):
+            if "  " in line:  # clean_text left only plain spaces, so this finds every run
+                line = collapse(line)
+            current.append(line)
+        elif current:
+            blocks.append(current)
+            current = []
+    if current:
+        blocks.append(current)
     return blocks
 
 

@@ -10,9 +10,10 @@ _SOURCE = re.compile(r"^sources?\s*:\s*(?P<value>.+)$", re.IGNORECASE)
 _RELATED = re.compile(
     r"^(?:also read|read more|related|see also)\s*:\s*(?P<value>.*)$", re.IGNORECASE
 )
-_URL = re.compile(r"""(?:https?://|www\.)[^\s<>"'\]\)]+""", re.IGNORECASE)
+_URL = re.compile(r"""(?:https?://|www\.)[^\s<>"'\]\)]{1,2000}""", re.IGNORECASE)
 _SEPARATORS = " \t-–—|:·•»«>()[]<>\"'"
 _MAX_SOURCE = 120
+_MARKER_WIDTH = 16  # every marker's colon comes within this many characters
 # A navigation label: a short line that does not end like a sentence.
 _NAV_MAX_WORDS = 6
 _SENTENCE_END = re.compile(r"""[.!?…]["'”’»)\]]*$""")
@@ -30,6 +31,9 @@ def parse_seed_text(text: str) -> NormalizedArticle:
     for block in [first_rest, *blocks[1:]]:
         current: list[str] = []
         for line in block:
+            if ":" not in line[:_MARKER_WIDTH]:
+                current.append(line)
+                continue
             if (match := _SOURCE.match(line)) and len(match["value"]) <= _MAX_SOURCE:
                 source = source or match["value"].rstrip(" .")
             elif match := _RELATED.match(line):
@@ -47,7 +51,9 @@ def parse_seed_text(text: str) -> NormalizedArticle:
             "no body paragraph: after the headline line the text needs at least one paragraph"
         )
     body = "\n\n".join(" ".join(lines) for lines in paragraphs)
-    return NormalizedArticle(headline=headline, body=body, source=source, related_links=links)
+    return NormalizedArticle.model_construct(
+        headline=headline, body=body, source=source, related_links=links
+    )
 
 
 def _close(paragraphs: list[list[str]], lines: list[str]) -> None:
@@ -62,7 +68,8 @@ def _related_link(value: str) -> RelatedLink | None:
     title = " ".join(rest.split()).strip(_SEPARATORS) or None
     if url is None and title is None:
         return None
-    return RelatedLink(title=title, url=url)
+    # Already clean and never both empty: skip re-validation on this hot path.
+    return RelatedLink.model_construct(title=title, url=url)
 
 
 def is_navigation_label(line: str) -> bool:

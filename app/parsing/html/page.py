@@ -1,0 +1,206 @@
+"""One parsed page: the lxml tree plus its JSON-LD objects, meta tags and microdata, read once."""
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from html import unescape
+from typing import Any, Generic, NamedTuple, TypeVar
+from urllib.parse import urljoin, urlsplit
+
+import trafilatura
+from lxml import etree
+from lxml.html import HtmlElement
+
+from app.errors import Unprocessable
+from app.parsing.normalize import clean_line
+
+T = TypeVar("T")
+NO_BODY = "no article body found on the page"
+_INVISIBLE_TAGS = frozenset({"script", "style", "noscript", "template"})
+# fmt: off
+_BLOCK_TAGS = frozenset({
+    "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "figcaption",
+    "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav",
+    "ol", "p", "section", "table", "td", "th", "tr", "ul",
+})
+# fmt: on
+# Limits that keep hostile pages cheap: JSON-LD blobs and meta values past these are noise.
+_MAX_JSON_LD = 2_000_000
+_MAX_META = 10_000
+_MAX_URL = 2048
+_JSON_COMMENT = re.compile(
+    r"^\s*(?:<!--|//\s*<!\[CDATA\[|<!\[CDATA\[)|(?:-->|//\s*\]\]>|\]\]>)\s*$"
+)
+# Trailing commas before a closing bracket: the commonest hand-written JSON-LD error.
+_TRAILING_COMMA = re.compile(r",\s*([\]}])")
+# fmt: off
+ARTICLE_TYPES = frozenset({
+    "article", "newsarticle", "blogposting", "reportagenewsarticle", "analysisnewsarticle",
+    "opinionnewsarticle", "reviewnewsarticle", "backgroundnewsarticle", "report",
+    "scholarlyarticle", "techarticle", "liveblogposting", "socialmediaposting", "posting",
+})
+# fmt: on
+
+
+class Found(NamedTuple, Generic[T]):
+    """A field value and the rule that produced it (extraction provenance)."""
+
+    value: T
+    rule: str
+
+
+@dataclass
+class Page:
+    """The parsed tree and the structured data every field rule reads."""
+
+    tree: HtmlElement
+    url: str | None
+    json_ld: list[dict[str, Any]] = field(default_factory=list)
+    meta: dict[str, list[str]] = field(default_factory=dict)
+    itemprops: dict[str, list[HtmlElement]] = field(default_factory=dict)
+
+    def meta_first(self, *names: str) -> str | None:
+        """The first non-blank content among meta tags named (name/property) `names`."""
+        for name in names:
+            for value in self.meta.get(name, ()):
+                # CMSs often escape twice: "&#039;" survives parsing as text.
+                if value := clean_line(unescape(value)):
+                    return value
+        return None
+
+    def articles(self) -> list[dict[str, Any]]:
+        """JSON-LD objects typed as an article, in page order."""
+        return [obj for obj in self.json_ld if ARTICLE_TYPES & ld_types(obj)]
+
+    def ld_resolve(self, value: Any) -> Any:
+        """Follow a JSON-LD {"@id": ...} reference to the object it names (Yoast-style @graph)."""
+        if isinstance(value, dict) and set(value) == {"@id"}:
+            for obj in self.json_ld:
+                if obj.get("@id") == value["@id"] and obj is not value:
+                    return obj
+        return value
+
+    def resolve(self, href: Any) -> str | None:
+        """An absolute http(s) URL for `href`, resolved against the page URL, else None."""
+        href = clean_line(href) if isinstance(href, str) else ""
+        if not href or len(href) > _MAX_URL:
+            return None
+        try:
+            absolute = urljoin(self.url or "", href)
+            scheme = urlsplit(absolute).scheme
+        except ValueError:  # malformed IPv6 brackets and the like
+            return None
+        return absolute if scheme in ("http", "https") else None
+
+
+def load_page(html: bytes | str, url: str | None, charset: str | None) -> Page:
+    """Decode and parse once; raises Unprocessable when there is no HTML tree at all."""
+    tree = _parse(_decode(html, charset))
+    if tree is None:
+        raise Unprocessable(NO_BODY)
+    page = Page(tree=tree, url=url)
+    page.json_ld = list(_json_ld_objects(tree))
+    page.meta = _meta_tags(tree)
+    page.itemprops = _itemprops(tree)
+    return page
+
+
+def _decode(html: bytes | str, charset: str | None) -> bytes | str:
+    if isinstance(html, bytes) and charset:
+        try:
+            return html.decode(charset, errors="replace")
+        except LookupError:  # an unknown charset name: let trafilatura sniff the bytes
+            return html
+    return html
+
+
+def _parse(html: bytes | str) -> HtmlElement | None:
+    # trafilatura.load_html decodes, repairs and parses exactly as trafilatura's own
+    # extraction does, so the one tree serves both our rules and its body extraction.
+    tree = trafilatura.load_html(html)
+    if tree is None and html:
+        # A bare fragment (no <html>, one block) is rejected as "dubious"; wrap it.
+        text = html.decode("utf-8", errors="replace") if isinstance(html, bytes) else html
+        tree = trafilatura.load_html(f"<html><body><div>{text}</div></body></html>")
+    return tree
+
+
+def ld_types(obj: dict[str, Any]) -> set[str]:
+    """An object's JSON-LD @type(s), lower-cased."""
+    kind = obj.get("@type")
+    kinds = kind if isinstance(kind, list) else [kind]
+    return {k.lower() for k in kinds if isinstance(k, str)}
+
+
+def _json_ld_objects(tree: HtmlElement) -> Iterator[dict[str, Any]]:
+    for script in tree.iterfind('.//script[@type="application/ld+json"]'):
+        data = _loads(script.text or "")
+        yield from _flatten(data, depth=0)
+
+
+def _loads(text: str) -> Any:
+    if len(text) > _MAX_JSON_LD:
+        return None
+    text = _JSON_COMMENT.sub("", text.strip())
+    for attempt in (text, _TRAILING_COMMA.sub(r"\1", text)):
+        try:
+            # strict=False accepts raw control characters inside strings (common in CMS output)
+            return json.loads(attempt, strict=False)
+        except (ValueError, RecursionError):
+            continue
+    return None
+
+
+def _flatten(data: Any, depth: int) -> Iterator[dict[str, Any]]:
+    """Top-level objects, list members and @graph members: the places articles live."""
+    if depth > 3:
+        return
+    if isinstance(data, list):
+        for item in data:
+            yield from _flatten(item, depth + 1)
+    elif isinstance(data, dict):
+        graph = data.get("@graph")
+        if isinstance(graph, list):
+            yield from _flatten(graph, depth + 1)
+        if "@type" in data:
+            yield data
+
+
+def _meta_tags(tree: HtmlElement) -> dict[str, list[str]]:
+    meta: dict[str, list[str]] = {}
+    for element in tree.iterfind(".//meta"):
+        content = element.get("content")
+        if content is None or len(content) > _MAX_META:
+            continue
+        for attribute in ("property", "name", "http-equiv"):
+            if key := (element.get(attribute) or "").strip().lower():
+                meta.setdefault(key, []).append(content)
+    return meta
+
+
+def _itemprops(tree: HtmlElement) -> dict[str, list[HtmlElement]]:
+    found: dict[str, list[HtmlElement]] = {}
+    for element in tree.xpath("//*[@itemprop]"):
+        for name in element.get("itemprop", "").split():
+            found.setdefault(name, []).append(element)
+    return found
+
+
+def text_of(element: HtmlElement) -> str:
+    """Visible text of an element, one line, without script or style contents."""
+    parts: list[str] = []
+    hidden = 0
+    for event, node in etree.iterwalk(element, events=("start", "end")):
+        invisible = node.tag in _INVISIBLE_TAGS or not isinstance(node.tag, str)
+        if node.tag in _BLOCK_TAGS:  # blocks and <br> separate words; inline tags do not
+            parts.append(" ")
+        if event == "start":
+            hidden += invisible
+            if not hidden and node.text:
+                parts.append(node.text)
+            continue
+        hidden -= invisible
+        if not hidden and node is not element and node.tail:
+            parts.append(node.tail)
+    return clean_line("".join(parts))
