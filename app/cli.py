@@ -13,7 +13,7 @@ from tqdm import tqdm
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, session_scope, writer
 from app.errors import AppError
-from app.ingest import import_items, parse_item
+from app.ingest import prepare, store
 
 TEXT_SUFFIXES = {".txt"}
 JSON_LINES_SUFFIXES = {".ndjson", ".jsonl"}
@@ -25,7 +25,11 @@ def migrate(settings: Settings) -> None:
     from alembic import command
     from alembic.config import Config
 
+    # A source checkout has alembic.ini beside app/; an installed package (the Docker image)
+    # runs from a folder holding alembic.ini and migrations/.
     root = Path(__file__).resolve().parent.parent
+    if not (root / "alembic.ini").exists():
+        root = Path.cwd()
     cfg = Config(str(root / "alembic.ini"))
     cfg.attributes["configure_logger"] = False
     engine = make_engine(settings)
@@ -60,9 +64,10 @@ def _items(files: list[Path]) -> Iterator[Any]:
 
 def _text_item(path: Path) -> Any:
     try:
-        return parse_item(path.read_text(encoding="utf-8"))
-    except (AppError, UnicodeDecodeError) as exc:
-        return AppError(f"{path}: {exc}")
+        prepared = prepare({"text": path.read_text(encoding="utf-8")}, None)
+    except UnicodeDecodeError as exc:
+        return AppError(f"{path}: not UTF-8 text ({exc.reason})")
+    return AppError(f"{path}: {prepared.detail}") if isinstance(prepared, AppError) else prepared
 
 
 def _json_line(line: str) -> Any:
@@ -78,12 +83,12 @@ def import_paths(
     """Import seed texts and NDJSON files in batches, one transaction per batch."""
     engine = make_engine(settings)
     factory = make_sessionmaker(writer(engine))
-    counts = {"created": 0, "duplicate": 0, "error": 0}
+    counts = dict.fromkeys(("created", "duplicate", "updated", "unchanged", "error"), 0)
     items = _items(collect_files(paths))
     with tqdm(desc="importing", unit=" articles", disable=not progress) as bar:
         while batch := list(islice(items, BATCH)):
             with session_scope(factory) as session:
-                outcomes = import_items(session, batch)
+                outcomes = store(session, [prepare(item, None) for item in batch])
             for outcome in outcomes:
                 counts[outcome.status] += 1
                 if outcome.error:
@@ -96,7 +101,15 @@ def import_paths(
 def serve(settings: Settings) -> None:
     import uvicorn
 
-    uvicorn.run("app.main:app", host=settings.host, port=settings.port, proxy_headers=False)
+    # The app configures JSON logging itself and writes its own access line per request.
+    uvicorn.run(
+        "app.main:app",
+        host=settings.host,
+        port=settings.port,
+        proxy_headers=False,
+        log_config=None,
+        access_log=False,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:

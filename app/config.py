@@ -1,8 +1,9 @@
 """Settings, read from the environment (and a `.env` file when present)."""
 
+import ipaddress
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_URL = "sqlite:///./data/news.db"
@@ -33,6 +34,43 @@ class Settings(BaseSettings):
     import_chunk_size: int = Field(
         500, ge=1, le=5000, description="Items stored per transaction during an NDJSON import."
     )
+    fetch_allowed_networks: str = Field(
+        "",
+        description="Comma-separated CIDRs the fetcher may reach although they are private, "
+        "loopback or otherwise forbidden (e.g. 10.1.2.0/24). Empty: public addresses only.",
+    )
+    fetch_connect_timeout: float = Field(5.0, gt=0, description="Seconds to connect upstream.")
+    fetch_read_timeout: float = Field(10.0, gt=0, description="Seconds between upstream bytes.")
+    fetch_total_timeout: float = Field(30.0, gt=0, description="Seconds for a whole fetch.")
+    fetch_max_bytes: int = Field(
+        5 * 1024 * 1024, ge=1024, description="Largest page, counted after decompression."
+    )
+    fetch_max_redirects: int = Field(5, ge=0, le=20, description="Redirects followed at most.")
+    fetch_respect_robots: bool = Field(True, description="Obey robots.txt of fetched sites.")
+    fetch_user_agent: str = Field(
+        "news-archive/0.1 (+https://github.com/news-archive)", description="User-Agent sent."
+    )
+    fetch_concurrency: int = Field(8, ge=1, le=64, description="URL fetches at once, in all.")
+    fetch_per_host: int = Field(2, ge=1, le=16, description="URL fetches at once per host.")
+    log_level: str = Field(
+        "INFO",
+        pattern=r"(?i)^(debug|info|warning|error|critical)$",
+        description="Least severe log level written (any case).",
+    )
+    log_format: str = Field(
+        "json", pattern="^(json|text)$", description="Log lines as JSON objects, or plain text."
+    )
+    metrics_enabled: bool = Field(
+        True, description="Serve Prometheus metrics at GET /metrics and count HTTP requests."
+    )
+
+    @field_validator("fetch_allowed_networks")
+    @classmethod
+    def _cidrs(cls, value: str) -> str:
+        for part in value.split(","):
+            if part.strip():
+                ipaddress.ip_network(part.strip())  # ValueError names the bad network
+        return value
 
 
 @lru_cache

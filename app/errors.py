@@ -3,6 +3,7 @@
 AppError                 status 500, never raised directly
 ├── InvalidInput         400  the request itself is malformed (bad cursor, bad encoding)
 ├── NotFound             404
+├── Conflict             409  the request does not fit the article's current state
 ├── UnsupportedMediaType 415
 ├── PayloadTooLarge      413
 ├── Unprocessable        422  well-formed input that cannot become an article
@@ -36,6 +37,12 @@ class NotFound(AppError):
     status = 404
     type = "not-found"
     title = "Not found"
+
+
+class Conflict(AppError):
+    status = 409
+    type = "conflict"
+    title = "Conflict"
 
 
 class PayloadTooLarge(AppError):

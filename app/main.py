@@ -1,6 +1,7 @@
 """The ASGI application: `app.main:app`, or `create_app(settings)` in tests."""
 
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -9,16 +10,22 @@ from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
 
 from app import __version__
-from app.api import articles, health, imports
+from app.api import articles, health, imports, revisions
+from app.api.docs import add_security_scheme, install_docs
 from app.api.errors import install_error_handlers
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, writer
+from app.fetching import Fetcher, FetchLimits, parse_networks
+from app.ingest import make_fetch_context
+from app.observability import install_observability
 from app.schemas import ArticleIn, ImportRequest, ImportResponse, Problem
 
 DESCRIPTION = """
-Send news articles in (plain seed text, or normalized JSON fields; one at a time or in
-batches) and read them back normalized: headline, body, source, related links, authors,
-dates, language. Errors are `application/problem+json` (RFC 9457).
+Send news articles in (plain seed text, raw HTML, URLs to fetch, or normalized JSON fields;
+one at a time or in batches) and read them back normalized: headline, body, source, related
+links, authors, dates, language, canonical URL, and where each field came from. Re-fetched
+pages keep their earlier versions as revisions. Errors are `application/problem+json`
+(RFC 9457).
 """
 
 
@@ -31,7 +38,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessions = make_sessionmaker(engine)
         app.state.write_sessions = make_sessionmaker(writer(engine))
+        fetcher = Fetcher(fetch_limits(settings))
+        pool = ThreadPoolExecutor(settings.fetch_concurrency, thread_name_prefix="fetch")
+        app.state.fetch_context = make_fetch_context(
+            fetcher, pool, app.state.sessions, settings.fetch_per_host
+        )
         yield
+        pool.shutdown(wait=False, cancel_futures=True)
+        fetcher.close()
         engine.dispose()
 
     app = FastAPI(
@@ -39,13 +53,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc are served offline by install_docs
+        redoc_url=None,
     )
     app.state.settings = settings
     install_error_handlers(app)
-    for module in (articles, imports, health):
+    install_observability(app, settings)
+    install_docs(app)
+    for module in (articles, revisions, imports, health):
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def fetch_limits(settings: Settings) -> FetchLimits:
+    return FetchLimits(
+        connect_timeout=settings.fetch_connect_timeout,
+        read_timeout=settings.fetch_read_timeout,
+        total_timeout=settings.fetch_total_timeout,
+        max_redirects=settings.fetch_max_redirects,
+        max_bytes=settings.fetch_max_bytes,
+        user_agent=settings.fetch_user_agent,
+        respect_robots=settings.fetch_respect_robots,
+        allowed_networks=parse_networks(settings.fetch_allowed_networks),
+    )
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
@@ -59,6 +90,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     models += [(m, "serialization") for m in (ImportResponse, Problem)]
     _, defs = models_json_schema(models, ref_template="#/components/schemas/{model}")
     schema.setdefault("components", {}).setdefault("schemas", {}).update(defs["$defs"])
+    add_security_scheme(schema)
     app.openapi_schema = schema
     return schema
 

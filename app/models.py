@@ -5,14 +5,17 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -76,11 +79,18 @@ class Article(Base):
     body: Mapped[str] = mapped_column(Text)
     source_id: Mapped[int | None] = mapped_column(ForeignKey("source.id", ondelete="SET NULL"))
     url: Mapped[str | None] = mapped_column(String(2048))
-    canonical_url: Mapped[str | None] = mapped_column(String(2048), unique=True)
+    # Not unique: URL identity lives in article_url, normalized (see app.parsing.urls).
+    canonical_url: Mapped[str | None] = mapped_column(String(2048))
     authors: Mapped[list[str]] = mapped_column(JSON, default=list)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    modified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     language: Mapped[str | None] = mapped_column(String(35))
+    description: Mapped[str | None] = mapped_column(Text)
+    top_image: Mapped[str | None] = mapped_column(String(2048))
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    extraction: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -110,3 +120,56 @@ class RelatedLinkRow(Base):
     position: Mapped[int] = mapped_column(Integer)
     title: Mapped[str | None] = mapped_column(Text)
     url: Mapped[str | None] = mapped_column(String(2048))
+
+
+class ArticleUrl(Base):
+    """Every URL an article is known by (given, final after redirects, canonical, og:url)."""
+
+    __tablename__ = "article_url"
+    __table_args__ = (Index("ix_article_url_article_id", "article_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("article.id", ondelete="CASCADE"))
+    url_key: Mapped[str] = mapped_column(String(2048), unique=True)
+    url: Mapped[str] = mapped_column(String(2048))
+
+
+class ArticleRevision(Base):
+    """One version of an article's content. Written only once an article has changed: an
+    article that never changed has no rows and counts as its own single version."""
+
+    __tablename__ = "article_revision"
+    __table_args__ = (UniqueConstraint("article_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("article.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    headline: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    extraction: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    headline_changed: Mapped[bool] = mapped_column(Boolean, default=False)
+    paragraphs_added: Mapped[int] = mapped_column(Integer, default=0)
+    paragraphs_removed: Mapped[int] = mapped_column(Integer, default=0)
+    paragraphs_changed: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PageSnapshot(Base):
+    """The bytes last fetched (or posted) for an article, compressed, for re-extraction and
+    conditional GETs."""
+
+    __tablename__ = "page_snapshot"
+
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("article.id", ondelete="CASCADE"), primary_key=True
+    )
+    url: Mapped[str | None] = mapped_column(String(2048))
+    final_url: Mapped[str | None] = mapped_column(String(2048))
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    content_type: Mapped[str | None] = mapped_column(String(255))
+    charset: Mapped[str | None] = mapped_column(String(64))
+    etag: Mapped[str | None] = mapped_column(String(1024))
+    last_modified: Mapped[str | None] = mapped_column(String(255))
+    raw_size: Mapped[int] = mapped_column(Integer)
+    raw_zlib: Mapped[bytes] = mapped_column(LargeBinary)

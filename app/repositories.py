@@ -4,11 +4,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from app.models import Article, RelatedLinkRow, Source
+from app.models import Article, ArticleRevision, ArticleUrl, PageSnapshot, RelatedLinkRow, Source
 
 
 @dataclass(frozen=True)
@@ -39,22 +39,35 @@ class ArticleRepository:
         return Page(items=rows[:limit], has_more=len(rows) > limit)
 
     def find_existing(
-        self, hashes: Iterable[str], canonical_urls: Iterable[str]
+        self, hashes: Iterable[str], url_keys: Iterable[str]
     ) -> tuple[dict[str, int], dict[str, int]]:
-        """Stored article ids by content hash and by canonical URL, for the values given."""
-        hashes, canonical_urls = list(hashes), list(canonical_urls)
-        if not hashes and not canonical_urls:
-            return {}, {}
-        query = select(Article.id, Article.content_hash, Article.canonical_url).where(
-            or_(Article.content_hash.in_(hashes), Article.canonical_url.in_(canonical_urls))
-        )
+        """Stored article ids by content hash and by normalized URL, for the values given."""
+        hashes, url_keys = list(hashes), list(url_keys)
         by_hash: dict[str, int] = {}
         by_url: dict[str, int] = {}
-        for article_id, digest, canonical in self.session.execute(query):
-            by_hash[digest] = article_id
-            if canonical is not None:
-                by_url[canonical] = article_id
+        if hashes:
+            query = select(Article.content_hash, Article.id).where(Article.content_hash.in_(hashes))
+            by_hash = {digest: article_id for digest, article_id in self.session.execute(query)}
+        if url_keys:
+            query = select(ArticleUrl.url_key, ArticleUrl.article_id).where(
+                ArticleUrl.url_key.in_(url_keys)
+            )
+            by_url = {key: article_id for key, article_id in self.session.execute(query)}
         return by_hash, by_url
+
+    def get_by_url_key(self, url_key: str) -> Article | None:
+        query = select(Article).join(ArticleUrl).where(ArticleUrl.url_key == url_key)
+        return self.session.scalars(query).first()
+
+    def fetch_validators(self, url_key: str) -> tuple[int, str | None, str | None] | None:
+        """(article id, ETag, Last-Modified) of the last fetch of the article at this URL."""
+        query = (
+            select(PageSnapshot.article_id, PageSnapshot.etag, PageSnapshot.last_modified)
+            .join(ArticleUrl, ArticleUrl.article_id == PageSnapshot.article_id)
+            .where(ArticleUrl.url_key == url_key)
+        )
+        row = self.session.execute(query).first()
+        return (row[0], row[1], row[2]) if row else None
 
     def ensure_sources(self, names: Iterable[str]) -> dict[str, int]:
         """Ids of the sources named (case-insensitively), creating the missing ones."""
@@ -64,8 +77,7 @@ class ArticleRepository:
         found = self._source_ids(wanted)
         missing = [{"key": k, "name": n} for k, n in wanted.items() if k not in found]
         if missing:
-            dialect = postgresql if self.session.bind.dialect.name == "postgresql" else sqlite
-            stmt = dialect.insert(Source).on_conflict_do_nothing(index_elements=["key"])
+            stmt = self._dialect_insert(Source).on_conflict_do_nothing(index_elements=["key"])
             self.session.execute(stmt, missing)
             found = self._source_ids(wanted)
         return {name: found[key] for key, name in wanted.items()}
@@ -90,6 +102,58 @@ class ArticleRepository:
         if rows:
             self.session.execute(insert(RelatedLinkRow.__table__), rows)
 
+    def replace_links(self, article_id: int, rows: list[dict[str, Any]]) -> None:
+        self.session.execute(delete(RelatedLinkRow).where(RelatedLinkRow.article_id == article_id))
+        self.session.expire_all()
+        self.insert_links(rows)
+
+    def insert_aliases(self, rows: list[dict[str, Any]], *, skip_taken: bool = False) -> None:
+        """URL aliases; with `skip_taken`, keys another article already owns are left alone."""
+        if not rows:
+            return
+        if skip_taken:
+            stmt = self._dialect_insert(ArticleUrl).on_conflict_do_nothing(
+                index_elements=["url_key"]
+            )
+            self.session.execute(stmt, rows)
+        else:
+            self.session.execute(insert(ArticleUrl.__table__), rows)
+
+    def insert_snapshots(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.session.execute(insert(PageSnapshot.__table__), rows)
+
+    def replace_snapshot(self, row: dict[str, Any]) -> None:
+        self.session.execute(
+            delete(PageSnapshot).where(PageSnapshot.article_id == row["article_id"])
+        )
+        self.insert_snapshots([row])
+
+    def snapshot(self, article_id: int) -> PageSnapshot | None:
+        return self.session.get(PageSnapshot, article_id)
+
+    def revisions(self, article_id: int) -> Sequence[ArticleRevision]:
+        query = (
+            select(ArticleRevision)
+            .where(ArticleRevision.article_id == article_id)
+            .order_by(ArticleRevision.number)
+        )
+        return self.session.scalars(query).all()
+
+    def revision(self, article_id: int, number: int) -> ArticleRevision | None:
+        query = select(ArticleRevision).where(
+            ArticleRevision.article_id == article_id, ArticleRevision.number == number
+        )
+        return self.session.scalars(query).first()
+
+    def add_revision(self, revision: ArticleRevision) -> None:
+        self.session.add(revision)
+        self.session.flush()
+
     def delete(self, article_id: int) -> bool:
         result = self.session.execute(delete(Article).where(Article.id == article_id))
         return bool(result.rowcount)
+
+    def _dialect_insert(self, model: type[Any]) -> Any:
+        dialect = postgresql if self.session.bind.dialect.name == "postgresql" else sqlite
+        return dialect.insert(model)

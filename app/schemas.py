@@ -103,13 +103,21 @@ SEED_EXAMPLE = (
 
 
 class ArticleIn(BaseModel):
-    """An article to ingest: seed-format `text`, or already-normalized fields."""
+    """An article to ingest: seed-format `text`, raw `html`, a `url` to fetch, or
+    already-normalized fields (`headline` and `body`, plus any of the others)."""
 
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
             "examples": [
                 {"text": SEED_EXAMPLE},
+                {"url": "https://example.com/news/2026/11/storm-closes-ports"},
+                {
+                    "html": "<html><head><title>Storm closes ports</title></head><body>"
+                    "<article><h1>Storm closes ports</h1><p>The storm closed every port."
+                    "</p></article></body></html>",
+                    "url": "https://example.com/news/storm",
+                },
                 {
                     "headline": "Storm closes ports along the coast",
                     "body": "First paragraph.\n\nSecond paragraph.",
@@ -126,27 +134,49 @@ class ArticleIn(BaseModel):
     text: str | None = Field(
         None, max_length=MAX_BODY, description="The article in the plain seed-text format."
     )
+    html: str | None = Field(
+        None, max_length=5 * MAX_BODY, description="A whole HTML page; `url` resolves its links."
+    )
     headline: str | None = Field(None, max_length=MAX_HEADLINE)
     body: str | None = Field(
         None, max_length=MAX_BODY, description="Paragraphs separated by blank lines."
     )
     source: str | None = Field(None, max_length=300, description="Credited news organisation.")
     related_links: list[RelatedLink] = Field([], max_length=500)
-    url: Url | None = None
+    url: Url | None = Field(
+        None, description="Alone: the page to fetch. Otherwise where the article came from."
+    )
     canonical_url: Url | None = None
     authors: list[Annotated[str, StringConstraints(max_length=300)]] = Field([], max_length=100)
     published_at: UtcDatetime = None
+    modified_at: UtcDatetime = None
     language: Language | None = None
+    description: str | None = Field(None, max_length=10_000)
+    top_image: Url | None = None
+    tags: list[Annotated[str, StringConstraints(max_length=200)]] = Field([], max_length=100)
 
     @model_validator(mode="after")
-    def _text_or_fields(self) -> "ArticleIn":
-        if self.text is not None:
-            extra = [f for f in ("headline", "body") if getattr(self, f) is not None]
-            if extra:
-                raise ValueError(f"give either text or headline/body, not both ({extra[0]})")
-        elif self.headline is None or self.body is None:
-            raise ValueError("an article needs either text, or both headline and body")
+    def _one_kind_of_input(self) -> "ArticleIn":
+        given = [k for k in ("text", "html") if getattr(self, k) is not None]
+        if self.headline is not None or self.body is not None:
+            given.append("headline/body")
+            if self.headline is None or self.body is None:
+                raise ValueError("headline and body go together: give both")
+        if len(given) > 1:
+            raise ValueError(f"give only one of text, html or headline/body (got {given})")
+        if not given and self.url is None:
+            raise ValueError(
+                "an article needs text, html, both headline and body, or a url to fetch"
+            )
         return self
+
+    @property
+    def kind(self) -> Literal["text", "html", "fields", "fetch"]:
+        if self.text is not None:
+            return "text"
+        if self.html is not None:
+            return "html"
+        return "fields" if self.headline is not None else "fetch"
 
     @field_validator("language")
     @classmethod
@@ -168,10 +198,62 @@ class ArticleRead(BaseModel):
     canonical_url: str | None = Field(examples=[None])
     authors: list[str] = Field(examples=[["Jane Doe"]])
     published_at: datetime | None
+    modified_at: datetime | None
     language: str | None = Field(examples=["en"])
+    description: str | None
+    top_image: str | None
+    tags: list[str]
+    extraction: Extraction | None = Field(
+        description="Which rule produced each field, and the extractor that ran."
+    )
     content_hash: str = Field(description="sha256 of the normalized headline and body.")
+    revision: int = Field(description="Number of the current version (1 until it changes).")
     created_at: datetime
     updated_at: datetime
+
+
+class RevisionSummary(BaseModel):
+    """One version of an article, and how it differs from the version before."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    number: int = Field(examples=[2])
+    recorded_at: datetime = Field(description="When this version was fetched or received.")
+    content_hash: str
+    headline_changed: bool
+    paragraphs_added: int
+    paragraphs_removed: int
+    paragraphs_changed: int
+
+
+class RevisionRead(RevisionSummary):
+    headline: str
+    body: str
+    extraction: Extraction | None
+
+
+class RevisionList(BaseModel):
+    items: list[RevisionSummary]
+
+
+class DiffChunk(BaseModel):
+    """Paragraphs that stayed, were added, removed, or changed (old and new given)."""
+
+    op: Literal["equal", "added", "removed", "changed"]
+    old: list[str] = Field(description="Paragraphs of the previous version.")
+    new: list[str] = Field(description="Paragraphs of this version.")
+
+
+class RevisionDiff(BaseModel):
+    number: int
+    previous: int | None = Field(description="The version compared against; null for the first.")
+    headline: DiffChunk
+    paragraphs: list[DiffChunk]
+
+
+class ReextractResult(BaseModel):
+    changed: bool = Field(description="True when the current extractor produced new content.")
+    article: ArticleRead
 
 
 class ArticlePage(BaseModel):
@@ -185,7 +267,10 @@ class ImportResult(BaseModel):
     """What happened to one item of a batch import."""
 
     index: int = Field(description="Position of the item in the request, from 0.")
-    status: Literal["created", "duplicate", "error"]
+    status: Literal["created", "duplicate", "updated", "unchanged", "error"] = Field(
+        description="updated: a known URL with new content (a new revision); unchanged: the "
+        "page was not modified since the last fetch (HTTP 304)."
+    )
     id: int | None = Field(None, description="The stored article (new, or already present).")
     error: str | None = Field(None, description="Why the item was not stored.")
 
@@ -193,6 +278,8 @@ class ImportResult(BaseModel):
 class ImportCounts(BaseModel):
     created: int = 0
     duplicate: int = 0
+    updated: int = 0
+    unchanged: int = 0
     error: int = 0
 
 

@@ -99,8 +99,9 @@ def test_text_without_body_is_422_and_stores_nothing(
 @pytest.mark.parametrize(
     ("payload", "where"),
     [
-        ({"headline": "H"}, "needs either text"),
-        ({"text": "H\n\nB.", "headline": "x"}, "not both"),
+        ({"headline": "H"}, "headline and body go together"),
+        ({"text": "H\n\nB.", "headline": "x", "body": "y"}, "only one of"),
+        ({"source": "AP"}, "or a url to fetch"),
         ({"headline": "H", "body": "B.", "colour": "red"}, "colour"),
         ({"headline": "H", "body": "B.", "related_links": [{}]}, "title or a url"),
         ({"headline": "H", "body": "B.", "language": "not a language"}, "language"),

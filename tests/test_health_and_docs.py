@@ -36,7 +36,7 @@ def test_every_operation_has_summary_and_typed_errors(client: TestClient) -> Non
 def test_request_bodies_have_examples_and_schemas(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     create = spec["paths"]["/v1/articles"]["post"]["requestBody"]["content"]
-    assert set(create) == {"application/json", "text/plain"}
+    assert set(create) == {"application/json", "text/plain", "text/html"}
     assert create["text/plain"]["example"].startswith("Iranian head")
     schemas = spec["components"]["schemas"]
     assert schemas["ArticleIn"]["examples"]

@@ -7,6 +7,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from app.config import Settings
+from app.ingest import FetchContext
 
 
 def _session(request: Request, write: bool) -> Iterator[Session]:
@@ -30,6 +31,11 @@ def get_write_session(request: Request) -> Iterator[Session]:
     yield from _session(request, write=True)
 
 
+def get_fetch_context(request: Request) -> FetchContext:
+    context: FetchContext = request.app.state.fetch_context
+    return context
+
+
 def get_app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
@@ -40,3 +46,4 @@ def get_app_settings(request: Request) -> Settings:
 ReadSession = Annotated[Session, Depends(get_session, scope="function")]
 WriteSession = Annotated[Session, Depends(get_write_session, scope="function")]
 AppSettings = Annotated[Settings, Depends(get_app_settings)]
+FetchCtx = Annotated[FetchContext, Depends(get_fetch_context)]

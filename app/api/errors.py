@@ -18,11 +18,15 @@ PROBLEM_JSON = "application/problem+json"
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 _DESCRIPTIONS = {
     400: "Malformed request (bad JSON, encoding or cursor).",
+    403: "The site's robots.txt does not allow fetching this URL.",
     404: "No such article.",
+    409: "The request does not fit the article's current state.",
     413: "Request body too large.",
     415: "Unsupported Content-Type.",
     422: "Input that cannot become an article, or invalid parameters.",
+    502: "Fetching the URL failed upstream (connection, HTTP error, too large).",
     503: "Database unavailable; retry after the given seconds.",
+    504: "The upstream site did not answer in time.",
 }
 
 
@@ -50,7 +54,14 @@ def _validation_detail(errors: list[dict[str, Any]]) -> str:
 
 
 def validation_problem(errors: list[dict[str, Any]]) -> JSONResponse:
-    clean = [{"loc": list(e.get("loc", ())), "msg": e["msg"], "type": e["type"]} for e in errors]
+    clean = [
+        {
+            "loc": list(e.get("loc", ())),
+            "msg": e["msg"].removeprefix("Value error, "),
+            "type": e["type"],
+        }
+        for e in errors
+    ]
     return problem(
         422, "Invalid request", _validation_detail(clean), "validation-error", errors=clean
     )

@@ -1,7 +1,8 @@
 """Batch import: a JSON list of up to 1,000 items, or a streamed NDJSON body of any length."""
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -13,7 +14,8 @@ from app.api.body import is_json, lines, media_type, parse_json, read_limited
 from app.api.errors import problem_responses
 from app.db import session_scope
 from app.errors import InvalidInput, Unprocessable, UnsupportedMediaType
-from app.ingest import Outcome, import_items
+from app.ingest import FetchContext, Outcome, prepare_all, store
+from app.observability import record_outcomes
 
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
 
@@ -50,16 +52,17 @@ async def import_articles(request: Request) -> StreamingResponse:
     """Store every item it can; each result says created, duplicate (with the id) or error."""
     kind, _ = media_type(request)
     settings = request.app.state.settings
-    factory = request.app.state.write_sessions
+    store_chunk = partial(_store, request.app.state.write_sessions, request.app.state.fetch_context)
     if kind in NDJSON_TYPES:
-        outcomes = await _import_ndjson(request, factory)
+        outcomes = await _import_ndjson(request, store_chunk)
     elif is_json(kind):
         items = _json_items(await read_limited(request, settings.max_import_bytes), settings)
-        outcomes = await run_in_threadpool(_store, factory, items)
+        outcomes = await run_in_threadpool(store_chunk, items)
     else:
         raise UnsupportedMediaType(
             'send application/json ({"items": [...]}) or application/x-ndjson (one item a line)'
         )
+    record_outcomes(outcomes)
     return StreamingResponse(_render(outcomes), media_type="application/json")
 
 
@@ -78,7 +81,9 @@ def _json_items(body: bytes, settings: Any) -> list[Any]:
     return items
 
 
-async def _import_ndjson(request: Request, factory: sessionmaker[Session]) -> list[Outcome]:
+async def _import_ndjson(
+    request: Request, store_chunk: Callable[[list[Any]], list[Outcome]]
+) -> list[Outcome]:
     """Store the stream chunk by chunk, each chunk in its own transaction."""
     settings = request.app.state.settings
     outcomes: list[Outcome] = []
@@ -86,10 +91,10 @@ async def _import_ndjson(request: Request, factory: sessionmaker[Session]) -> li
     async for line in lines(request, settings.max_body_bytes, settings.max_ndjson_bytes):
         chunk.append(_decode_line(line))
         if len(chunk) >= settings.import_chunk_size:
-            outcomes += await run_in_threadpool(_store, factory, chunk)
+            outcomes += await run_in_threadpool(store_chunk, chunk)
             chunk = []
     if chunk:
-        outcomes += await run_in_threadpool(_store, factory, chunk)
+        outcomes += await run_in_threadpool(store_chunk, chunk)
     if not outcomes:
         raise InvalidInput("the NDJSON body has no items")
     return outcomes
@@ -102,14 +107,18 @@ def _decode_line(line: bytes) -> Any:
         return exc  # this item's error; the others still go in
 
 
-def _store(factory: sessionmaker[Session], items: Sequence[Any]) -> list[Outcome]:
+def _store(
+    factory: sessionmaker[Session], context: FetchContext, items: Sequence[Any]
+) -> list[Outcome]:
+    """Parse and fetch first (no transaction open while fetching), then store in one."""
+    prepared = prepare_all(items, context)
     with session_scope(factory) as session:
-        return import_items(session, items)
+        return store(session, prepared)
 
 
 def _render(outcomes: list[Outcome], per_chunk: int = 2000) -> Iterator[str]:
     """The response JSON, a few thousand results per chunk: small memory, few thread hops."""
-    counts = {"created": 0, "duplicate": 0, "error": 0}
+    counts = dict.fromkeys(("created", "duplicate", "updated", "unchanged", "error"), 0)
     yield '{"results":['
     for start in range(0, len(outcomes), per_chunk):
         parts = []

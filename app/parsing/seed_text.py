@@ -4,8 +4,9 @@ import re
 
 from app.errors import Unprocessable
 from app.parsing.normalize import clean_text, split_blocks
-from app.schemas import NormalizedArticle, RelatedLink
+from app.schemas import Extraction, NormalizedArticle, RelatedLink
 
+EXTRACTOR = "news-archive-seed/1"
 _SOURCE = re.compile(r"^sources?\s*:\s*(?P<value>.+)$", re.IGNORECASE)
 _RELATED = re.compile(
     r"^(?:also read|read more|related|see also)\s*:\s*(?P<value>.*)$", re.IGNORECASE
@@ -51,8 +52,16 @@ def parse_seed_text(text: str) -> NormalizedArticle:
             "no body paragraph: after the headline line the text needs at least one paragraph"
         )
     body = "\n\n".join(" ".join(lines) for lines in paragraphs)
+    fields = {"headline": "seed-line", "body": "seed-text"}
+    fields |= ({"source": "seed-line"} if source else {}) | (
+        {"related_links": "seed-line"} if links else {}
+    )
     return NormalizedArticle.model_construct(
-        headline=headline, body=body, source=source, related_links=links
+        headline=headline,
+        body=body,
+        source=source,
+        related_links=links,
+        extraction=Extraction.model_construct(extractor=EXTRACTOR, fields=fields),
     )
 
 

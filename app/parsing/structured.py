@@ -4,7 +4,9 @@ from typing import Any
 
 from app.errors import Unprocessable
 from app.parsing.normalize import clean_line, normalize_body
-from app.schemas import ArticleIn, NormalizedArticle, none_if_blank
+from app.schemas import ArticleIn, Extraction, NormalizedArticle, none_if_blank
+
+EXTRACTOR = "news-archive-fields/1"
 
 
 def parse_fields(item: ArticleIn) -> NormalizedArticle:
@@ -15,7 +17,13 @@ def parse_fields(item: ArticleIn) -> NormalizedArticle:
         raise Unprocessable("headline is empty")
     if not body:
         raise Unprocessable("body is empty: an article needs at least one paragraph")
-    return NormalizedArticle(headline=headline, body=body, **metadata_fields(item))
+    fields = {"headline": headline, "body": body} | metadata_fields(item)
+    return NormalizedArticle(
+        **fields,
+        extraction=Extraction(
+            extractor=EXTRACTOR, fields={name: "caller" for name, v in fields.items() if v}
+        ),
+    )
 
 
 def metadata_fields(item: ArticleIn) -> dict[str, Any]:
@@ -25,7 +33,27 @@ def metadata_fields(item: ArticleIn) -> dict[str, Any]:
         "related_links": item.related_links,
         "url": none_if_blank(item.url),
         "canonical_url": none_if_blank(item.canonical_url),
-        "authors": [a for a in (clean_line(x) for x in item.authors) if a],
+        "authors": _lines(item.authors),
         "published_at": item.published_at,
+        "modified_at": item.modified_at,
         "language": item.language,
+        "description": none_if_blank(item.description),
+        "top_image": none_if_blank(item.top_image),
+        "tags": _lines(item.tags),
     }
+
+
+def caller_overrides(item: ArticleIn, article: NormalizedArticle) -> NormalizedArticle:
+    """Metadata the caller sent beside text or html wins over what the parser found."""
+    given = item.model_fields_set - {"text", "html", "headline", "body"}
+    if not given:
+        return article
+    update = {k: v for k, v in metadata_fields(item).items() if k in given}
+    extraction = article.extraction or Extraction(extractor=EXTRACTOR)
+    provenance = extraction.fields | dict.fromkeys(update, "caller")
+    update["extraction"] = extraction.model_copy(update={"fields": provenance})
+    return article.model_copy(update=update)
+
+
+def _lines(values: list[str]) -> list[str]:
+    return [v for v in (clean_line(x) for x in values) if v]

@@ -1,0 +1,196 @@
+"""Turn raw input into articles ready to store: parse text, fields or HTML; fetch URLs."""
+
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import ValidationError
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.errors import AppError, FetchError, Unprocessable
+from app.fetching import FetchedPage, Fetcher
+from app.models import utcnow
+from app.observability import record_fetch_failure
+from app.parsing.html import extract_article
+from app.parsing.seed_text import parse_seed_text
+from app.parsing.structured import caller_overrides, parse_fields
+from app.parsing.urls import normalize_url
+from app.repositories import ArticleRepository
+from app.schemas import ArticleIn, NormalizedArticle
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The bytes an article was extracted from, kept for re-extraction and conditional GET."""
+
+    url: str | None
+    final_url: str | None
+    fetched_at: datetime
+    content_type: str | None
+    charset: str | None
+    etag: str | None
+    last_modified: str | None
+    raw: bytes
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An article ready to store, with every URL it is known by."""
+
+    article: NormalizedArticle
+    urls: tuple[str, ...] = ()
+    snapshot: Snapshot | None = None
+
+    @cached_property
+    def digest(self) -> str:
+        return self.article.content_hash
+
+    @cached_property
+    def url_keys(self) -> dict[str, str]:
+        """Normalized URL -> the URL as seen, for every URL of the article."""
+        keys: dict[str, str] = {}
+        for url in self.urls:
+            if url and (key := normalize_url(url)):
+                keys.setdefault(key, url)
+        return keys
+
+
+@dataclass(frozen=True)
+class Unchanged:
+    """A fetched page that has not changed since the last fetch (HTTP 304)."""
+
+    article_id: int
+
+
+Item = Prepared | Unchanged | AppError
+Validators = Callable[[str], tuple[int, str | None, str | None] | None]
+
+
+@dataclass
+class FetchContext:
+    """What fetching needs: the fetcher, a bounded pool, and the last fetch's validators."""
+
+    fetcher: Fetcher
+    validators: Validators
+    pool: ThreadPoolExecutor
+    per_host: int = 2
+    _hosts: dict[str, threading.Semaphore] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def host_slot(self, url: str) -> threading.Semaphore:
+        host = (urlsplit(url).hostname or "").lower()
+        with self._lock:
+            return self._hosts.setdefault(host, threading.Semaphore(self.per_host))
+
+
+def make_fetch_context(
+    fetcher: Fetcher, pool: ThreadPoolExecutor, sessions: sessionmaker[Session], per_host: int
+) -> FetchContext:
+    """A FetchContext whose validator lookups use short read sessions of their own."""
+
+    def validators(url_key: str) -> tuple[int, str | None, str | None] | None:
+        with sessions() as session:
+            return ArticleRepository(session).fetch_validators(url_key)
+
+    return FetchContext(fetcher, validators, pool, per_host)
+
+
+def parse_item(item: ArticleIn) -> NormalizedArticle:
+    """Seed text, JSON fields or HTML as a normalized article; raises AppError."""
+    if item.kind == "fields":
+        return parse_fields(item)
+    if item.kind == "text":
+        return caller_overrides(item, parse_seed_text(item.text or ""))
+    if item.kind == "html":
+        return caller_overrides(item, extract_article(item.html or "", item.url))
+    raise Unprocessable("a URL to fetch needs the fetcher: use prepare()")
+
+
+def prepare(raw: Any, context: FetchContext | None) -> Item:
+    """One raw item (decoded JSON or an ArticleIn) ready to store, or its error."""
+    if isinstance(raw, AppError | Prepared | Unchanged):
+        return raw
+    try:
+        item = raw if isinstance(raw, ArticleIn) else ArticleIn.model_validate(raw)
+        if item.kind == "fetch":
+            if context is None:
+                raise Unprocessable("fetching URLs is not available here")
+            return _fetch(item, context)
+        return _prepared(item, parse_item(item))
+    except ValidationError as exc:
+        return Unprocessable(describe(exc))
+    except AppError as exc:
+        return exc
+
+
+def prepare_all(raws: Sequence[Any], context: FetchContext | None) -> list[Item]:
+    """Prepare a batch in order; URL items are fetched concurrently on the context's pool."""
+    fetches = {i for i, raw in enumerate(raws) if _wants_fetch(raw)}
+    if not fetches or context is None:
+        return [prepare(raw, context) for raw in raws]
+    futures = {i: context.pool.submit(prepare, raws[i], context) for i in fetches}
+    return [
+        futures[i].result() if i in futures else prepare(raw, context) for i, raw in enumerate(raws)
+    ]
+
+
+def _wants_fetch(raw: Any) -> bool:
+    if isinstance(raw, ArticleIn):
+        return raw.kind == "fetch"
+    return isinstance(raw, dict) and "url" in raw and not raw.keys() & {"text", "html", "body"}
+
+
+def _prepared(item: ArticleIn, article: NormalizedArticle) -> Prepared:
+    urls = (article.url, article.canonical_url)
+    if item.kind == "html":
+        html = (item.html or "").encode()
+        snapshot = Snapshot(item.url, None, utcnow(), "text/html", "utf-8", None, None, html)
+        return Prepared(article, tuple(u for u in urls if u), snapshot)
+    return Prepared(article, tuple(u for u in urls if u))
+
+
+def _fetch(item: ArticleIn, context: FetchContext) -> Item:
+    url = item.url or ""
+    key = normalize_url(url)
+    known = context.validators(key) if key else None
+    etag, modified = (known[1], known[2]) if known else (None, None)
+    try:
+        with context.host_slot(url):
+            page = context.fetcher.fetch(url, etag=etag, last_modified=modified)
+    except FetchError as exc:
+        record_fetch_failure(exc.reason)
+        raise
+    if page.not_modified and known:
+        return Unchanged(known[0])
+    article = extract_article(page.body, page.final_url, charset=page.charset)
+    article = caller_overrides(item, article.model_copy(update={"url": url}))
+    urls = (url, page.url, page.final_url, article.canonical_url)
+    return Prepared(article, tuple(u for u in urls if u), _snapshot(url, page))
+
+
+def _snapshot(url: str, page: FetchedPage) -> Snapshot:
+    return Snapshot(
+        url=url,
+        final_url=page.final_url,
+        fetched_at=utcnow(),
+        content_type=page.content_type,
+        charset=page.charset,
+        etag=page.etag,
+        last_modified=page.last_modified,
+        raw=page.body,
+    )
+
+
+def describe(exc: ValidationError) -> str:
+    """The first validation error as one readable sentence."""
+    first = exc.errors(include_url=False)[0]
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "model_type":
+        message = "an item must be a JSON object"
+    where = ".".join(str(p) for p in first["loc"])
+    return f"{where}: {message}" if where else message

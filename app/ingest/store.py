@@ -1,0 +1,206 @@
+"""Store prepared articles: new ones in bulk, known ones merged (aliases, snapshot, revision)."""
+
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.errors import AppError
+from app.ingest.prepare import Item, Prepared, Snapshot, Unchanged
+from app.ingest.revise import revise
+from app.models import utcnow
+from app.repositories import ArticleRepository
+
+Status = Literal["created", "duplicate", "updated", "unchanged", "error"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: Status
+    article_id: int | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class _Known:
+    """An item that matches a stored article (by URL first, else by content)."""
+
+    item: Prepared
+    article_id: int
+    by_url: bool
+
+
+@dataclass(frozen=True)
+class _Again:
+    """An item repeating an earlier new item of the same batch."""
+
+    index: int
+
+
+def _keys(item: Prepared) -> list[str]:
+    return [f"hash:{item.digest}", *(f"url:{k}" for k in item.url_keys)]
+
+
+def store(session: Session, items: Sequence[Item]) -> list[Outcome]:
+    """Store a batch; one result per item, in order. Never commits."""
+    repo = ArticleRepository(session)
+    ready = [i for i in items if isinstance(i, Prepared)]
+    by_hash, by_url = repo.find_existing(
+        (i.digest for i in ready), (k for i in ready for k in i.url_keys)
+    )
+    plan: list[Outcome | _Known | _Again | int] = []  # int: index into `new`
+    new: list[Prepared] = []
+    slots: dict[str, int] = {}
+    for item in items:
+        if isinstance(item, AppError):
+            plan.append(Outcome("error", error=item.detail))
+        elif isinstance(item, Unchanged):
+            plan.append(Outcome("unchanged", item.article_id))
+        elif (url_hit := next((by_url[k] for k in item.url_keys if k in by_url), None)) is not None:
+            plan.append(_Known(item, url_hit, by_url=True))
+        elif item.digest in by_hash:
+            plan.append(_Known(item, by_hash[item.digest], by_url=False))
+        elif (earlier := next((slots[k] for k in _keys(item) if k in slots), None)) is not None:
+            plan.append(_Again(earlier))
+        else:
+            slots.update(dict.fromkeys(_keys(item), len(new)))
+            plan.append(len(new))
+            new.append(item)
+    inserted = _insert_new(session, repo, new)
+    return [_resolve(session, repo, step, inserted, by_hash) for step in plan]
+
+
+def _resolve(
+    session: Session,
+    repo: ArticleRepository,
+    step: Outcome | _Known | _Again | int,
+    inserted: list[Outcome],
+    by_hash: dict[str, int],
+) -> Outcome:
+    if isinstance(step, Outcome):
+        return step
+    if isinstance(step, int):
+        return inserted[step]
+    if isinstance(step, _Again):
+        return Outcome("duplicate", inserted[step.index].article_id)
+    return _merge(session, repo, step, by_hash)
+
+
+def _merge(
+    session: Session, repo: ArticleRepository, known: _Known, by_hash: dict[str, int]
+) -> Outcome:
+    """A stored article seen again: remember new URLs and bytes; revise if its text changed."""
+    item, article_id = known.item, known.article_id
+    owner = by_hash.get(item.digest)
+    if owner is not None and owner != article_id:
+        return Outcome("duplicate", owner)  # this text is stored already, as another article
+    repo.insert_aliases(_alias_rows(article_id, item), skip_taken=True)
+    if item.snapshot is not None:
+        repo.replace_snapshot(_snapshot_row(article_id, item.snapshot))
+    if not known.by_url or owner == article_id:
+        return Outcome("duplicate", article_id)
+    article = repo.get(article_id)
+    if article is None:  # deleted meanwhile
+        return Outcome("error", error="the article was deleted while this item was stored")
+    try:
+        with session.begin_nested():
+            revise(repo, article, item.article, item.digest, _recorded_at(item))
+    except IntegrityError:
+        return Outcome("duplicate", article_id)
+    return Outcome("updated", article_id)
+
+
+def _recorded_at(item: Prepared) -> datetime:
+    return item.snapshot.fetched_at if item.snapshot else utcnow()
+
+
+def _insert_new(session: Session, repo: ArticleRepository, items: list[Prepared]) -> list[Outcome]:
+    """Insert in a few statements; if a concurrent writer got there first, go one by one."""
+    if not items:
+        return []
+    try:
+        with session.begin_nested():
+            ids = _insert_rows(repo, items)
+        return [Outcome("created", i) for i in ids]
+    except IntegrityError:
+        return [_insert_or_get(session, repo, item) for item in items]
+
+
+def _insert_or_get(session: Session, repo: ArticleRepository, item: Prepared) -> Outcome:
+    try:
+        with session.begin_nested():
+            return Outcome("created", _insert_rows(repo, [item])[0])
+    except IntegrityError:
+        by_hash, by_url = repo.find_existing([item.digest], list(item.url_keys))
+        found = by_hash.get(item.digest) or next(iter(by_url.values()), None)
+        if found is None:
+            raise
+        return _merge(
+            session, repo, _Known(item, found, by_url=item.digest not in by_hash), by_hash
+        )
+
+
+def _insert_rows(repo: ArticleRepository, items: list[Prepared]) -> list[int]:
+    sources = repo.ensure_sources({i.article.source for i in items if i.article.source})
+    now = utcnow()
+    ids = repo.insert_articles([article_row(i, sources, now) for i in items])
+    pairs = list(zip(ids, items, strict=True))
+    repo.insert_links([row for article_id, i in pairs for row in link_rows(article_id, i)])
+    repo.insert_aliases([row for article_id, i in pairs for row in _alias_rows(article_id, i)])
+    repo.insert_snapshots(
+        [_snapshot_row(article_id, i.snapshot) for article_id, i in pairs if i.snapshot]
+    )
+    return ids
+
+
+def article_row(item: Prepared, sources: dict[str, int], now: datetime) -> dict[str, Any]:
+    article = item.article
+    return {
+        "headline": article.headline,
+        "body": article.body,
+        "source_id": sources.get(article.source) if article.source else None,
+        "url": article.url,
+        "canonical_url": article.canonical_url,
+        "authors": article.authors,
+        "published_at": article.published_at,
+        "modified_at": article.modified_at,
+        "language": article.language,
+        "description": article.description,
+        "top_image": article.top_image,
+        "tags": article.tags,
+        "extraction": article.extraction.model_dump() if article.extraction else None,
+        "content_hash": item.digest,
+        "revision": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def link_rows(article_id: int, item: Prepared) -> list[dict[str, Any]]:
+    return [
+        {"article_id": article_id, "position": pos, "title": link.title, "url": link.url}
+        for pos, link in enumerate(item.article.related_links)
+    ]
+
+
+def _alias_rows(article_id: int, item: Prepared) -> list[dict[str, Any]]:
+    return [{"article_id": article_id, "url_key": k, "url": u} for k, u in item.url_keys.items()]
+
+
+def _snapshot_row(article_id: int, snapshot: Snapshot) -> dict[str, Any]:
+    return {
+        "article_id": article_id,
+        "url": snapshot.url,
+        "final_url": snapshot.final_url,
+        "fetched_at": snapshot.fetched_at,
+        "content_type": snapshot.content_type,
+        "charset": snapshot.charset,
+        "etag": snapshot.etag,
+        "last_modified": snapshot.last_modified,
+        "raw_size": len(snapshot.raw),
+        "raw_zlib": zlib.compress(snapshot.raw, 6),
+    }
