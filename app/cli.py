@@ -13,7 +13,7 @@ from tqdm import tqdm
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, session_scope, writer
 from app.errors import AppError
-from app.ingest import prepare, store
+from app.ingest import STATUSES, prepare, store
 
 TEXT_SUFFIXES = {".txt"}
 JSON_LINES_SUFFIXES = {".ndjson", ".jsonl"}
@@ -83,7 +83,7 @@ def import_paths(
     """Import seed texts and NDJSON files in batches, one transaction per batch."""
     engine = make_engine(settings)
     factory = make_sessionmaker(writer(engine))
-    counts = dict.fromkeys(("created", "duplicate", "updated", "unchanged", "error"), 0)
+    counts = dict.fromkeys(STATUSES, 0)
     items = _items(collect_files(paths))
     with tqdm(desc="importing", unit=" articles", disable=not progress) as bar:
         while batch := list(islice(items, BATCH)):

@@ -4,6 +4,7 @@ AppError                 status 500, never raised directly
 ├── InvalidInput         400  the request itself is malformed (bad cursor, bad encoding)
 ├── NotFound             404
 ├── Conflict             409  the request does not fit the article's current state
+├── Gone                 410  the article was deleted (a takedown) and is not re-created
 ├── UnsupportedMediaType 415
 ├── PayloadTooLarge      413
 ├── Unprocessable        422  well-formed input that cannot become an article
@@ -43,6 +44,12 @@ class Conflict(AppError):
     status = 409
     type = "conflict"
     title = "Conflict"
+
+
+class Gone(AppError):
+    status = 410
+    type = "deleted"
+    title = "Deleted"
 
 
 class PayloadTooLarge(AppError):

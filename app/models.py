@@ -5,6 +5,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -71,6 +72,8 @@ class Article(Base):
     # AUTOINCREMENT: SQLite must never hand a deleted article's id to a new one.
     __table_args__ = (
         Index("ix_article_source_id_id", "source_id", "id"),
+        Index("ix_article_domain_id", "domain", "id"),
+        Index("ix_article_cluster_id", "cluster_id"),
         {"sqlite_autoincrement": True},
     )
 
@@ -91,6 +94,11 @@ class Article(Base):
     extraction: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     content_hash: Mapped[str] = mapped_column(String(64), unique=True)
     revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # Host of the article's URL without www. (the `domain=` filter).
+    domain: Mapped[str | None] = mapped_column(String(255))
+    # Near duplicates share a cluster: the id of the first article of the story.
+    cluster_id: Mapped[int | None] = mapped_column(Integer)
+    signature: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -173,3 +181,49 @@ class PageSnapshot(Base):
     last_modified: Mapped[str | None] = mapped_column(String(255))
     raw_size: Mapped[int] = mapped_column(Integer)
     raw_zlib: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ArticleBand(Base):
+    """LSH band keys of an article's near-duplicate signature (see app.neardup)."""
+
+    __tablename__ = "article_band"
+    __table_args__ = (Index("ix_article_band_article_id", "article_id"),)
+
+    band_key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("article.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class Change(Base):
+    """The change feed: every article created, updated (new revision) or deleted, in order."""
+
+    __tablename__ = "change"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[int] = mapped_column(Integer)  # no foreign key: outlives deletion
+    kind: Mapped[str] = mapped_column(String(10))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Tombstone(Base):
+    """What a deleted article was known by (content hash, URLs), so it does not come back."""
+
+    __tablename__ = "tombstone"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(2100), unique=True)
+    article_id: Mapped[int] = mapped_column(Integer)
+    deleted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# Search index objects live only in the migrations (FTS5 table and triggers on SQLite, a
+# generated tsvector column and GIN index on Postgres): autogenerate must not drop them.
+SEARCH_OBJECTS = {"article_fts", "search_vector", "ix_article_search_vector"}
+
+
+def include_in_autogenerate(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
+    return not (name or "").startswith(tuple(SEARCH_OBJECTS))

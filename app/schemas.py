@@ -256,10 +256,19 @@ class ReextractResult(BaseModel):
     article: ArticleRead
 
 
+class ArticleHit(ArticleRead):
+    """A listed article; for a search, with its highlighted snippet and relevance score."""
+
+    snippet: str | None = Field(
+        None, description="Search only: the best passage, matches in <mark></mark>."
+    )
+    score: float | None = Field(None, description="Search only: relevance, higher is better.")
+
+
 class ArticlePage(BaseModel):
     """One page of a listing; pass `next_cursor` back as `cursor` for the next page."""
 
-    items: list[ArticleRead]
+    items: list[ArticleHit]
     next_cursor: str | None = Field(description="Null on the last page.")
 
 
@@ -267,9 +276,10 @@ class ImportResult(BaseModel):
     """What happened to one item of a batch import."""
 
     index: int = Field(description="Position of the item in the request, from 0.")
-    status: Literal["created", "duplicate", "updated", "unchanged", "error"] = Field(
+    status: Literal["created", "duplicate", "updated", "unchanged", "deleted", "error"] = Field(
         description="updated: a known URL with new content (a new revision); unchanged: the "
-        "page was not modified since the last fetch (HTTP 304)."
+        "page was not modified since the last fetch (HTTP 304); deleted: the article was "
+        "deleted before and is not stored again (import with ?restore=true to override)."
     )
     id: int | None = Field(None, description="The stored article (new, or already present).")
     error: str | None = Field(None, description="Why the item was not stored.")
@@ -280,6 +290,7 @@ class ImportCounts(BaseModel):
     duplicate: int = 0
     updated: int = 0
     unchanged: int = 0
+    deleted: int = 0
     error: int = 0
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import Connection
 
 from app.config import get_settings
 from app.db import make_engine
-from app.models import Base, UTCDateTime
+from app.models import Base, UTCDateTime, include_in_autogenerate
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -29,6 +29,7 @@ def _configure(connection: Connection) -> None:
         connection=connection,
         target_metadata=target_metadata,
         render_item=_render_item,
+        include_object=include_in_autogenerate,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
     )

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +15,8 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
 
 from app.config import Settings
 from app.db import make_engine
@@ -44,9 +46,22 @@ def reset_schema(engine: Engine) -> None:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = os.environ.get("TEST_DATABASE_URL")
-    return url or f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A temp-file SQLite database, or a new Postgres database next to TEST_DATABASE_URL's
+    (so concurrent runs on one server never share tables), dropped at the end."""
+    given = os.environ.get("TEST_DATABASE_URL")
+    if not given:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        return
+    url = make_url(given)
+    name = f"{url.database}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield url.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -166,8 +166,12 @@ def test_delete_removes_article_and_links(client: TestClient) -> None:
     assert client.get(f"/v1/articles/{article['id']}").status_code == 404
     assert client.delete(f"/v1/articles/{article['id']}").status_code == 404
     again = post_text(client, seed_text())
-    assert again.status_code == 201
-    assert again.json()["id"] != article["id"]
+    assert again.status_code == 410  # a takedown: the same text does not come back
+    assert again.headers["content-type"] == PROBLEM
+    assert count(client) == 0
+    restored = client.post("/v1/articles", params={"restore": "true"}, json={"text": seed_text()})
+    assert restored.status_code == 201
+    assert restored.json()["id"] != article["id"]
 
 
 def test_listing_walks_every_article_once_newest_first(client: TestClient) -> None:

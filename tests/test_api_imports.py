@@ -9,7 +9,10 @@ from tests.conftest import seed_text
 
 
 def counts(**given: int) -> dict[str, int]:
-    return dict.fromkeys(("created", "duplicate", "updated", "unchanged", "error"), 0) | given
+    return (
+        dict.fromkeys(("created", "duplicate", "updated", "unchanged", "deleted", "error"), 0)
+        | given
+    )
 
 
 def test_batch_results_are_in_order_and_one_bad_item_sinks_nothing(client: TestClient) -> None:

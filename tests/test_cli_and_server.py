@@ -28,9 +28,23 @@ def test_cli_imports_a_folder_and_is_idempotent(
     (tmp_path / "nested" / "bad.txt").write_text("Only a headline\n", encoding="utf-8")
     (tmp_path / "c.ndjson").write_text('{"headline": "Third", "body": "Body."}\n{oops\n')
     counts = import_paths(settings, [tmp_path], progress=False)
-    assert counts == {"created": 3, "duplicate": 0, "updated": 0, "unchanged": 0, "error": 2}
+    assert counts == {
+        "created": 3,
+        "duplicate": 0,
+        "updated": 0,
+        "unchanged": 0,
+        "deleted": 0,
+        "error": 2,
+    }
     again = import_paths(settings, [tmp_path], progress=False)
-    assert again == {"created": 0, "duplicate": 3, "updated": 0, "unchanged": 0, "error": 2}
+    assert again == {
+        "created": 0,
+        "duplicate": 3,
+        "updated": 0,
+        "unchanged": 0,
+        "deleted": 0,
+        "error": 2,
+    }
     assert stored(db) == 3
 
 

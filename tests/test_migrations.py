@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 
 from app.config import Settings
 from app.db import make_engine
-from app.models import Base
+from app.models import Base, include_in_autogenerate
 from tests.conftest import alembic_config
 
 
@@ -47,7 +47,10 @@ def test_upgrade_on_empty_then_models_match(scratch_engine: Engine) -> None:
         command.upgrade(alembic_config(conn), "head")
     with scratch_engine.connect() as conn:
         diff = compare_metadata(
-            MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata
+            MigrationContext.configure(
+                conn, opts={"compare_type": True, "include_object": include_in_autogenerate}
+            ),
+            Base.metadata,
         )
     assert diff == []
 

@@ -2,18 +2,17 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from app.api.body import decode_text, is_json, media_type, parse_json, read_limited
-from app.api.deps import FetchCtx, ReadSession, WriteSession
+from app.api.deps import FetchCtx, ReadSession, Restore, WriteSession
 from app.api.errors import problem_responses
-from app.errors import AppError, Conflict, NotFound, UnsupportedMediaType
+from app.errors import AppError, Conflict, Gone, NotFound, UnsupportedMediaType
+from app.ingest import delete_article as ingest_delete
 from app.ingest import prepare, store
 from app.observability import record_ingest
-from app.pagination import decode_cursor, encode_cursor
-from app.parsing.urls import normalize_url
 from app.repositories import ArticleRepository
-from app.schemas import SEED_EXAMPLE, ArticleIn, ArticlePage, ArticleRead
+from app.schemas import SEED_EXAMPLE, ArticleIn, ArticleRead
 
 router = APIRouter(prefix="/v1/articles", tags=["articles"])
 
@@ -70,7 +69,7 @@ async def article_input(request: Request) -> ArticleIn:
             "description": "Already stored: the stored article (updated, with a new revision, "
             "when a known URL now has different text).",
         },
-        **problem_responses(400, 403, 413, 415, 422, 502, 503, 504),
+        **problem_responses(400, 403, 410, 413, 415, 422, 502, 503, 504),
     },
     openapi_extra=_CREATE_BODY,
 )
@@ -79,54 +78,24 @@ def create_article(
     session: WriteSession,
     fetch: FetchCtx,
     response: Response,
+    restore: Restore = False,
 ) -> Any:
     """Store seed text, HTML, a fetched URL or normalized fields; 201 when new, else 200."""
     prepared = prepare(item, fetch)
     if isinstance(prepared, AppError):
         raise prepared
-    outcome = store(session, [prepared])[0]
+    outcome = store(session, [prepared], restore=restore)[0]
     record_ingest(outcome.status)
+    if outcome.status == "deleted":
+        raise Gone(
+            f"this article was deleted (it was article {outcome.article_id}); "
+            "send it again with ?restore=true to store it anyway"
+        )
     if outcome.status == "error":
         raise Conflict(outcome.error or "the article could not be stored")
     response.status_code = 201 if outcome.status == "created" else 200
     response.headers["Location"] = f"/v1/articles/{outcome.article_id}"
     return ArticleRepository(session).get(outcome.article_id or 0)
-
-
-@router.get(
-    "",
-    summary="List articles, newest first",
-    response_model=ArticlePage,
-    responses=problem_responses(400, 422),
-)
-def list_articles(
-    session: ReadSession,
-    limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 20,
-    cursor: Annotated[
-        str | None, Query(max_length=512, description="`next_cursor` of the previous page.")
-    ] = None,
-    source: Annotated[
-        str | None, Query(max_length=300, description="Only this source (any case).")
-    ] = None,
-    url: Annotated[
-        str | None,
-        Query(
-            max_length=2048,
-            description="Only the article known by this URL: as given, after redirects, "
-            "rel=canonical or og:url; tracking parameters, www., AMP and scheme ignored.",
-        ),
-    ] = None,
-) -> Any:
-    """Keyset-paginated listing; follow `next_cursor` until it is null."""
-    repo = ArticleRepository(session)
-    if url is not None:
-        key = normalize_url(url)
-        found = repo.get_by_url_key(key) if key else None
-        return {"items": [found] if found else [], "next_cursor": None}
-    before = decode_cursor(cursor, {"before": int})["before"] if cursor else None
-    page = repo.list_page(limit=limit, before_id=before, source=source)
-    next_cursor = encode_cursor({"before": page.items[-1].id}) if page.has_more else None
-    return {"items": page.items, "next_cursor": next_cursor}
 
 
 @router.get(
@@ -150,7 +119,7 @@ def get_article(article_id: int, session: ReadSession) -> Any:
     responses=problem_responses(404, 422, 503),
 )
 def delete_article(article_id: int, session: WriteSession) -> Response:
-    """Remove the article and its related links."""
-    if not ArticleRepository(session).delete(article_id):
+    """Remove the article (a takedown): the same text or URL is refused from then on."""
+    if not ingest_delete(session, article_id):
         raise NotFound(f"no article with id {article_id}")
     return Response(status_code=204)

@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from app.config import Settings
@@ -47,3 +47,7 @@ ReadSession = Annotated[Session, Depends(get_session, scope="function")]
 WriteSession = Annotated[Session, Depends(get_write_session, scope="function")]
 AppSettings = Annotated[Settings, Depends(get_app_settings)]
 FetchCtx = Annotated[FetchContext, Depends(get_fetch_context)]
+Restore = Annotated[
+    bool,
+    Query(description="Store articles even if they were deleted before (lifts the tombstone)."),
+]

@@ -21,6 +21,7 @@ _DESCRIPTIONS = {
     403: "The site's robots.txt does not allow fetching this URL.",
     404: "No such article.",
     409: "The request does not fit the article's current state.",
+    410: "The article was deleted; send it with ?restore=true to store it again.",
     413: "Request body too large.",
     415: "Unsupported Content-Type.",
     422: "Input that cannot become an article, or invalid parameters.",

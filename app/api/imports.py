@@ -11,10 +11,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from app.api.body import is_json, lines, media_type, parse_json, read_limited
+from app.api.deps import Restore
 from app.api.errors import problem_responses
 from app.db import session_scope
 from app.errors import InvalidInput, Unprocessable, UnsupportedMediaType
-from app.ingest import FetchContext, Outcome, prepare_all, store
+from app.ingest import STATUSES, FetchContext, Outcome, prepare_all, store
 from app.observability import record_outcomes
 
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
@@ -48,11 +49,12 @@ _IMPORT_BODY = {
     },
     openapi_extra=_IMPORT_BODY,
 )
-async def import_articles(request: Request) -> StreamingResponse:
+async def import_articles(request: Request, restore: Restore = False) -> StreamingResponse:
     """Store every item it can; each result says created, duplicate (with the id) or error."""
     kind, _ = media_type(request)
     settings = request.app.state.settings
-    store_chunk = partial(_store, request.app.state.write_sessions, request.app.state.fetch_context)
+    state = request.app.state
+    store_chunk = partial(_store, state.write_sessions, state.fetch_context, restore)
     if kind in NDJSON_TYPES:
         outcomes = await _import_ndjson(request, store_chunk)
     elif is_json(kind):
@@ -108,17 +110,17 @@ def _decode_line(line: bytes) -> Any:
 
 
 def _store(
-    factory: sessionmaker[Session], context: FetchContext, items: Sequence[Any]
+    factory: sessionmaker[Session], context: FetchContext, restore: bool, items: Sequence[Any]
 ) -> list[Outcome]:
     """Parse and fetch first (no transaction open while fetching), then store in one."""
     prepared = prepare_all(items, context)
     with session_scope(factory) as session:
-        return store(session, prepared)
+        return store(session, prepared, restore=restore)
 
 
 def _render(outcomes: list[Outcome], per_chunk: int = 2000) -> Iterator[str]:
     """The response JSON, a few thousand results per chunk: small memory, few thread hops."""
-    counts = dict.fromkeys(("created", "duplicate", "updated", "unchanged", "error"), 0)
+    counts = dict.fromkeys(STATUSES, 0)
     yield '{"results":['
     for start in range(0, len(outcomes), per_chunk):
         parts = []

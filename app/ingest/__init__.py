@@ -17,14 +17,17 @@ from app.ingest.prepare import (
     prepare_all,
 )
 from app.ingest.revise import reextract, versions
-from app.ingest.store import Outcome, store
+from app.ingest.store import STATUSES, Outcome, store
+from app.ingest.takedown import delete_article
 
 __all__ = [
+    "STATUSES",
     "FetchContext",
     "Outcome",
     "Prepared",
     "Snapshot",
     "Unchanged",
+    "delete_article",
     "make_fetch_context",
     "parse_item",
     "prepare",

@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.errors import AppError, FetchError, Unprocessable
 from app.fetching import FetchedPage, Fetcher
 from app.models import utcnow
+from app.neardup import DEFAULT as NEAR_DUPLICATES
+from app.neardup import Signature
 from app.observability import record_fetch_failure
 from app.parsing.html import extract_article
 from app.parsing.seed_text import parse_seed_text
@@ -49,6 +51,15 @@ class Prepared:
     @cached_property
     def digest(self) -> str:
         return self.article.content_hash
+
+    @cached_property
+    def signature(self) -> Signature:
+        return NEAR_DUPLICATES.signature(self.article.body)
+
+    @cached_property
+    def identity(self) -> list[str]:
+        """Keys that name this article: its content hash and its normalized URLs."""
+        return [f"hash:{self.digest}", *(f"url:{k}" for k in self.url_keys)]
 
     @cached_property
     def url_keys(self) -> dict[str, str]:

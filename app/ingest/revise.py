@@ -7,7 +7,7 @@ from app.errors import Conflict, NotFound
 from app.models import Article, ArticleRevision, utcnow
 from app.parsing.diff import diff_stats
 from app.parsing.html import extract_article
-from app.repositories import ArticleRepository
+from app.repositories import ArticleRepository, ChangeRepository
 from app.schemas import NormalizedArticle
 
 
@@ -38,6 +38,7 @@ def revise(
     )
     repo.add_revision(revision)
     _apply(repo, article, new, digest, number)
+    ChangeRepository(repo.session).record([(article.id, "updated")])
 
 
 def _first_revision(article: Article) -> ArticleRevision:

@@ -10,12 +10,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.errors import AppError
+from app.ingest import clusters
 from app.ingest.prepare import Item, Prepared, Snapshot, Unchanged
 from app.ingest.revise import revise
 from app.models import utcnow
-from app.repositories import ArticleRepository
+from app.neardup import encode
+from app.parsing.urls import url_domain
+from app.repositories import ArticleRepository, ChangeRepository, ClusterRepository
 
-Status = Literal["created", "duplicate", "updated", "unchanged", "error"]
+Status = Literal["created", "duplicate", "updated", "unchanged", "deleted", "error"]
+STATUSES: tuple[Status, ...] = ("created", "duplicate", "updated", "unchanged", "deleted", "error")
 
 
 @dataclass(frozen=True)
@@ -35,19 +39,48 @@ class _Known:
 
 
 @dataclass(frozen=True)
+class Buried:
+    """An item naming a deleted article."""
+
+    article_id: int
+
+
+def _check_tombstones(
+    changes: ChangeRepository, items: Sequence[Item], restore: bool
+) -> list[Item | Buried]:
+    keys = {k for i in items if isinstance(i, Prepared) for k in i.identity}
+    buried = changes.tombstoned(keys)
+    if not buried:
+        return list(items)
+    if restore:
+        changes.unbury(sorted(buried))
+        return list(items)
+    return [_buried(i, buried) for i in items]
+
+
+def _buried(item: Item, buried: dict[str, int]) -> Item | Buried:
+    if isinstance(item, Prepared):
+        hit = next((buried[k] for k in item.identity if k in buried), None)
+        if hit is not None:
+            return Buried(hit)
+    return item
+
+
+@dataclass(frozen=True)
 class _Again:
     """An item repeating an earlier new item of the same batch."""
 
     index: int
 
 
-def _keys(item: Prepared) -> list[str]:
-    return [f"hash:{item.digest}", *(f"url:{k}" for k in item.url_keys)]
+def store(session: Session, items: Sequence[Item], *, restore: bool = False) -> list[Outcome]:
+    """Store a batch; one result per item, in order. Never commits.
 
-
-def store(session: Session, items: Sequence[Item]) -> list[Outcome]:
-    """Store a batch; one result per item, in order. Never commits."""
+    Items matching a deleted article (its content or a URL) are not stored: their outcome is
+    "deleted", unless `restore` is set, which lifts the tombstones and stores them again.
+    """
     repo = ArticleRepository(session)
+    items = _check_tombstones(ChangeRepository(session), items, restore)
     ready = [i for i in items if isinstance(i, Prepared)]
     by_hash, by_url = repo.find_existing(
         (i.digest for i in ready), (k for i in ready for k in i.url_keys)
@@ -60,14 +93,16 @@ def store(session: Session, items: Sequence[Item]) -> list[Outcome]:
             plan.append(Outcome("error", error=item.detail))
         elif isinstance(item, Unchanged):
             plan.append(Outcome("unchanged", item.article_id))
+        elif isinstance(item, Buried):
+            plan.append(Outcome("deleted", item.article_id))
         elif (url_hit := next((by_url[k] for k in item.url_keys if k in by_url), None)) is not None:
             plan.append(_Known(item, url_hit, by_url=True))
         elif item.digest in by_hash:
             plan.append(_Known(item, by_hash[item.digest], by_url=False))
-        elif (earlier := next((slots[k] for k in _keys(item) if k in slots), None)) is not None:
+        elif (earlier := next((slots[k] for k in item.identity if k in slots), None)) is not None:
             plan.append(_Again(earlier))
         else:
-            slots.update(dict.fromkeys(_keys(item), len(new)))
+            slots.update(dict.fromkeys(item.identity, len(new)))
             plan.append(len(new))
             new.append(item)
     inserted = _insert_new(session, repo, new)
@@ -149,6 +184,8 @@ def _insert_rows(repo: ArticleRepository, items: list[Prepared]) -> list[int]:
     now = utcnow()
     ids = repo.insert_articles([article_row(i, sources, now) for i in items])
     pairs = list(zip(ids, items, strict=True))
+    clusters.assign(ClusterRepository(repo.session), [(a, i.signature) for a, i in pairs])
+    ChangeRepository(repo.session).record((a, "created") for a in ids)
     repo.insert_links([row for article_id, i in pairs for row in link_rows(article_id, i)])
     repo.insert_aliases([row for article_id, i in pairs for row in _alias_rows(article_id, i)])
     repo.insert_snapshots(
@@ -175,6 +212,8 @@ def article_row(item: Prepared, sources: dict[str, int], now: datetime) -> dict[
         "extraction": article.extraction.model_dump() if article.extraction else None,
         "content_hash": item.digest,
         "revision": 1,
+        "domain": url_domain(article.url or article.canonical_url),
+        "signature": encode(item.signature),
         "created_at": now,
         "updated_at": now,
     }

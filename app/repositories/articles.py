@@ -2,9 +2,10 @@
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import ColumnElement, delete, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -21,6 +22,37 @@ def source_key(name: str) -> str:
     return name.casefold()
 
 
+@dataclass(frozen=True)
+class Filters:
+    """Listing, search and export filters; None means "any"."""
+
+    source: str | None = None
+    language: str | None = None
+    domain: str | None = None
+    published_after: datetime | None = None
+    published_before: datetime | None = None
+    collapse_duplicates: bool = False
+
+
+def conditions(filters: Filters) -> list[ColumnElement[bool]]:
+    """WHERE clauses on `article` for the filters that are set."""
+    where: list[ColumnElement[bool]] = []
+    if filters.source is not None:
+        source_id = select(Source.id).where(Source.key == source_key(filters.source))
+        where.append(Article.source_id == source_id.scalar_subquery())
+    if filters.language is not None:
+        where.append(Article.language == filters.language.lower())
+    if filters.domain is not None:
+        where.append(Article.domain == filters.domain.lower().removeprefix("www."))
+    if filters.published_after is not None:
+        where.append(Article.published_at >= filters.published_after)
+    if filters.published_before is not None:
+        where.append(Article.published_at < filters.published_before)
+    if filters.collapse_duplicates:
+        where.append(or_(Article.cluster_id.is_(None), Article.cluster_id == Article.id))
+    return where
+
+
 class ArticleRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -28,15 +60,18 @@ class ArticleRepository:
     def get(self, article_id: int) -> Article | None:
         return self.session.get(Article, article_id)
 
-    def list_page(self, *, limit: int, before_id: int | None, source: str | None) -> Page:
+    def list_page(self, *, limit: int, before_id: int | None, filters: Filters) -> Page:
         """Newest first (by id), keyset-paginated: rows with id below `before_id`."""
-        query = select(Article).order_by(Article.id.desc()).limit(limit + 1)
+        query = select(Article).where(*conditions(filters))
         if before_id is not None:
             query = query.where(Article.id < before_id)
-        if source is not None:
-            query = query.join(Article.source_ref).where(Source.key == source_key(source))
-        rows = self.session.scalars(query).all()
+        rows = self.session.scalars(query.order_by(Article.id.desc()).limit(limit + 1)).all()
         return Page(items=rows[:limit], has_more=len(rows) > limit)
+
+    def get_many(self, ids: Sequence[int]) -> list[Article]:
+        """The articles with these ids, in the order given (missing ones left out)."""
+        found = {a.id: a for a in self.session.scalars(select(Article).where(Article.id.in_(ids)))}
+        return [found[i] for i in ids if i in found]
 
     def find_existing(
         self, hashes: Iterable[str], url_keys: Iterable[str]
@@ -58,6 +93,10 @@ class ArticleRepository:
     def get_by_url_key(self, url_key: str) -> Article | None:
         query = select(Article).join(ArticleUrl).where(ArticleUrl.url_key == url_key)
         return self.session.scalars(query).first()
+
+    def url_keys(self, article_id: int) -> list[str]:
+        query = select(ArticleUrl.url_key).where(ArticleUrl.article_id == article_id)
+        return list(self.session.scalars(query))
 
     def fetch_validators(self, url_key: str) -> tuple[int, str | None, str | None] | None:
         """(article id, ETag, Last-Modified) of the last fetch of the article at this URL."""

@@ -1,0 +1,43 @@
+"""Query parameters shared by the listing, search and export routes."""
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Query
+
+from app.repositories import Filters
+
+
+def list_filters(
+    source: Annotated[
+        str | None, Query(max_length=300, description="Only this source (any case).")
+    ] = None,
+    language: Annotated[
+        str | None,
+        Query(max_length=35, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$", examples=["en"]),
+    ] = None,
+    domain: Annotated[
+        str | None,
+        Query(max_length=255, description="Host of the article URL, www. ignored."),
+    ] = None,
+    published_after: Annotated[
+        datetime | None, Query(description="Published at or after (ISO 8601).")
+    ] = None,
+    published_before: Annotated[
+        datetime | None, Query(description="Published before (ISO 8601).")
+    ] = None,
+    collapse_duplicates: Annotated[
+        bool, Query(description="One article per near-duplicate cluster (its first).")
+    ] = False,
+) -> Filters:
+    return Filters(
+        source=source,
+        language=language,
+        domain=domain,
+        published_after=published_after,
+        published_before=published_before,
+        collapse_duplicates=collapse_duplicates,
+    )
+
+
+ListFilters = Annotated[Filters, Depends(list_filters)]

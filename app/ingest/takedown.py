@@ -1,0 +1,22 @@
+"""Deleting an article leaves a tombstone, so the same text or URL does not come back."""
+
+from sqlalchemy.orm import Session
+
+from app.repositories import ArticleRepository, ChangeRepository, ClusterRepository
+
+
+def delete_article(session: Session, article_id: int) -> bool:
+    """Delete the article, remember what it was known by, and record the change."""
+    repo = ArticleRepository(session)
+    article = repo.get(article_id)
+    if article is None:
+        return False
+    hashes = {article.content_hash, *(r.content_hash for r in repo.revisions(article_id))}
+    keys = [f"hash:{h}" for h in hashes] + [f"url:{k}" for k in repo.url_keys(article_id)]
+    changes = ChangeRepository(session)
+    changes.bury(article_id, keys)
+    if article.cluster_id is None:
+        ClusterRepository(session).reroot(article_id)
+    repo.delete(article_id)
+    changes.record([(article_id, "deleted")])
+    return True

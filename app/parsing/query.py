@@ -1,0 +1,73 @@
+"""The search query language, and its translation to SQLite FTS5 and Postgres tsquery.
+
+    militias drones        both words (stemmed), anywhere in headline or body
+    "supreme leader"       the phrase
+    milit*                 words starting with "milit"
+    -iran                  not containing "iran"
+
+Terms are ANDed. Words are runs of letters and digits, as both engines' tokenizers see them;
+everything else separates words, so no user text ever reaches either engine's syntax.
+"""
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from app.errors import InvalidInput
+
+MAX_TERMS = 32
+_TOKEN = re.compile(r'(-?)"([^"]*)"|(-?)([^\s"]+)')
+_WORD = re.compile(r"[^\W_]+")
+
+
+@dataclass(frozen=True)
+class Term:
+    words: tuple[str, ...]  # several words: a phrase
+    prefix: bool = False
+    negated: bool = False
+
+
+def parse_query(text: str) -> list[Term]:
+    """Terms of a query; InvalidInput (400) when it is malformed or matches nothing."""
+    text = unicodedata.normalize("NFKC", text)
+    if text.count('"') % 2:
+        raise InvalidInput('search query has an unbalanced quote (")')
+    terms = [t for t in map(_term, _TOKEN.finditer(text)) if t is not None]
+    if not any(not t.negated for t in terms):
+        raise InvalidInput("search query needs at least one word to look for")
+    if len(terms) > MAX_TERMS:
+        raise InvalidInput(f"search query has {len(terms)} terms; at most {MAX_TERMS}")
+    return terms
+
+
+def _term(match: re.Match[str]) -> Term | None:
+    negated = bool(match[1] or match[3])
+    raw = match[2] if match[2] is not None else match[4]
+    words = tuple(w.casefold() for w in _WORD.findall(raw))
+    if not words:
+        return None
+    prefix = match[4] is not None and raw.endswith("*") and len(words) == 1
+    return Term(words, prefix, negated)
+
+
+def to_fts5(terms: list[Term]) -> str:
+    """An FTS5 MATCH expression: every word quoted, so it is never FTS5 syntax."""
+    positive = " AND ".join(_fts5(t) for t in terms if not t.negated)
+    negative = "".join(f" NOT {_fts5(t)}" for t in terms if t.negated)
+    return positive + negative
+
+
+def _fts5(term: Term) -> str:
+    return '"' + " ".join(term.words) + '"' + ("*" if term.prefix else "")
+
+
+def to_tsquery(terms: list[Term]) -> str:
+    """A to_tsquery() string: quoted lexemes, <-> for phrases, :* for prefixes, ! for NOT."""
+    return " & ".join(_tsquery(t) for t in terms)
+
+
+def _tsquery(term: Term) -> str:
+    body = " <-> ".join(f"'{w}'" for w in term.words)
+    if len(term.words) > 1:
+        body = f"({body})"
+    return ("!" if term.negated else "") + body + (":*" if term.prefix else "")

@@ -1,0 +1,16 @@
+"""Queries, one named method each. In: plain values or ORM objects; out: ORM objects or ids.
+Repositories flush but never commit, and know nothing of HTTP."""
+
+from app.repositories.articles import ArticleRepository, Filters, Page, conditions, source_key
+from app.repositories.changes import ChangeRepository
+from app.repositories.clusters import ClusterRepository
+
+__all__ = [
+    "ArticleRepository",
+    "ChangeRepository",
+    "ClusterRepository",
+    "Filters",
+    "Page",
+    "conditions",
+    "source_key",
+]

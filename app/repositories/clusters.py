@@ -1,0 +1,72 @@
+"""Near-duplicate clusters: LSH band keys, candidate pairs, cluster membership."""
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy.orm import Session, aliased
+
+from app.models import Article, ArticleBand
+
+
+class ClusterRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def insert_bands(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.session.execute(insert(ArticleBand.__table__), rows)
+
+    def candidates(self, article_ids: Sequence[int]) -> list[tuple[int, int]]:
+        """(article, older article) pairs sharing at least one band key."""
+        if not article_ids:
+            return []
+        mine, other = aliased(ArticleBand), aliased(ArticleBand)
+        query = (
+            select(mine.article_id, other.article_id)
+            .join(other, and_(other.band_key == mine.band_key, other.article_id < mine.article_id))
+            .where(mine.article_id.in_(article_ids))
+            .distinct()
+        )
+        return [(a, b) for a, b in self.session.execute(query)]
+
+    def signatures(self, article_ids: Iterable[int]) -> dict[int, tuple[bytes, int | None]]:
+        """Encoded signature and cluster of each article."""
+        query = select(Article.id, Article.signature, Article.cluster_id).where(
+            Article.id.in_(list(article_ids)), Article.signature.is_not(None)
+        )
+        return {i: (sig, cluster) for i, sig, cluster in self.session.execute(query)}
+
+    def join(self, members: list[tuple[int, int]]) -> None:
+        """Put each (article, root) pair's article into the root's cluster."""
+        if not members:
+            return
+        table = Article.__table__
+        stmt = (
+            update(table)
+            .where(table.c.id == bindparam("member"))
+            .values(cluster_id=bindparam("root"))
+        )
+        self.session.execute(stmt, [{"member": a, "root": r} for a, r in members])
+
+    def members(self, article: Article) -> Sequence[Article]:
+        """The other articles of the article's cluster, oldest first."""
+        root = article.cluster_id or article.id
+        query = (
+            select(Article)
+            .where(or_(Article.id == root, Article.cluster_id == root), Article.id != article.id)
+            .order_by(Article.id)
+        )
+        return self.session.scalars(query).all()
+
+    def reroot(self, root: int) -> None:
+        """Before `root` is deleted: its oldest member becomes the root of the others."""
+        query = select(Article.id).where(Article.cluster_id == root).order_by(Article.id)
+        rest = list(self.session.scalars(query))
+        if not rest:
+            return
+        heir = rest[0]
+        self.session.execute(update(Article).where(Article.id == heir).values(cluster_id=None))
+        self.session.execute(
+            update(Article).where(Article.cluster_id == root).values(cluster_id=heir)
+        )

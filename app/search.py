@@ -1,0 +1,136 @@
+"""Full-text search with each database's own engine: SQLite FTS5 (bm25) or Postgres tsvector
+(ts_rank_cd over a GIN index). Both return the same page shape, ranked, with snippets."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Select,
+    column,
+    func,
+    literal_column,
+    select,
+    table,
+    text,
+)
+from sqlalchemy.orm import Session
+
+from app.models import Article
+from app.parsing.query import Term, to_fts5, to_tsquery
+from app.repositories import Filters, conditions
+
+MARK = ("<mark>", "</mark>")
+_FTS = table("article_fts", column("rowid"), column("rank"))
+_SEARCH_VECTOR = column("search_vector")
+# Query configurations tried together when the language is not filtered: stemmed English
+# (the archive's main language) or exact words in any other language.
+_PG_CONFIGS = ("english", "simple")
+# The same table as the migration that builds search_vector (migrations never import app
+# code, so it is written out twice): language code -> stemming configuration.
+PG_LANGUAGES = {
+    "ar": "arabic", "da": "danish", "de": "german", "en": "english", "es": "spanish",
+    "fi": "finnish", "fr": "french", "hu": "hungarian", "id": "indonesian", "it": "italian",
+    "nl": "dutch", "no": "norwegian", "pt": "portuguese", "ro": "romanian", "ru": "russian",
+    "sv": "swedish", "tr": "turkish",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Hit:
+    article_id: int
+    score: float  # higher is better on both engines
+    snippet: str
+
+
+@dataclass(frozen=True)
+class HitPage:
+    hits: Sequence[Hit]
+    has_more: bool
+
+
+class SearchRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.postgres = session.get_bind().dialect.name == "postgresql"
+
+    def search(
+        self, terms: list[Term], filters: Filters, limit: int, after: tuple[float, int] | None
+    ) -> HitPage:
+        """Best first (ties: newest first); `after` is the (score, id) of the previous page's
+        last hit."""
+        ranked = (self._ranked_postgres if self.postgres else self._ranked_sqlite)(terms, filters)
+        query = select(ranked.c.id, ranked.c.score)
+        if after is not None:
+            score, last_id = after
+            query = query.where(
+                (ranked.c.score < score) | ((ranked.c.score == score) & (ranked.c.id < last_id))
+            )
+        query = query.order_by(ranked.c.score.desc(), ranked.c.id.desc()).limit(limit + 1)
+        rows = self.session.execute(query).all()[: limit + 1]
+        page = [(int(i), float(s)) for i, s in rows[:limit]]
+        snippets = self._snippets(terms, [i for i, _ in page], filters.language)
+        hits = [Hit(i, s, snippets.get(i, "")) for i, s in page]
+        return HitPage(hits, has_more=len(rows) > limit)
+
+    def _ranked_sqlite(self, terms: list[Term], filters: Filters) -> Select:
+        # bm25 is lower-is-better; negate it so both engines sort descending.
+        score = (-literal_column("bm25(article_fts, 4.0, 1.0)", Float)).label("score")
+        query = (
+            select(Article.id.label("id"), score)
+            .select_from(_FTS.join(Article.__table__, Article.id == _FTS.c.rowid))
+            .where(text("article_fts MATCH :match").bindparams(match=to_fts5(terms)))
+            .where(*conditions(filters))
+        )
+        return query.subquery()
+
+    def _ranked_postgres(self, terms: list[Term], filters: Filters) -> Select:
+        tsquery = _pg_tsquery(terms, filters.language)
+        score = func.ts_rank_cd(_SEARCH_VECTOR, tsquery, 1).cast(Float).label("score")
+        query = (
+            select(Article.id.label("id"), score)
+            .select_from(Article.__table__)
+            .where(_SEARCH_VECTOR.op("@@")(tsquery))
+            .where(*conditions(filters))
+        )
+        return query.subquery()
+
+    def _snippets(self, terms: list[Term], ids: list[int], language: str | None) -> dict[int, str]:
+        if not ids:
+            return {}
+        if self.postgres:
+            options = f"StartSel={MARK[0]}, StopSel={MARK[1]}, MaxWords=30, MinWords=12"
+            config = _regconfig(_pg_configs(language)[0])
+            snippet = func.ts_headline(config, Article.body, _pg_tsquery(terms, language), options)
+            query = select(Article.id, snippet).where(Article.id.in_(ids))
+        else:
+            snippet = literal_column(f"snippet(article_fts, 1, '{MARK[0]}', '{MARK[1]}', '…', 24)")
+            query = (
+                select(_FTS.c.rowid, snippet)
+                .select_from(_FTS)
+                .where(text("article_fts MATCH :match").bindparams(match=to_fts5(terms)))
+                .where(_FTS.c.rowid.in_(ids))
+            )
+        return {int(i): s or "" for i, s in self.session.execute(query)}
+
+
+def _pg_configs(language: str | None) -> tuple[str, ...]:
+    if language is None:
+        return _PG_CONFIGS
+    return (PG_LANGUAGES.get(language.split("-")[0].lower(), "simple"),)
+
+
+def _regconfig(name: str) -> ColumnElement[Any]:
+    return literal_column(f"'{name}'::regconfig")  # names come from the fixed table above
+
+
+def _pg_tsquery(terms: list[Term], language: str | None) -> ColumnElement[Any]:
+    """The query under every configuration the matching vectors may have used, ORed."""
+    query_text = to_tsquery(terms)
+    configs = _pg_configs(language)
+    tsquery = func.to_tsquery(_regconfig(configs[0]), query_text)
+    for config in configs[1:]:
+        tsquery = tsquery.op("||")(func.to_tsquery(_regconfig(config), query_text))
+    return tsquery
