@@ -1,4 +1,5 @@
-"""Command line: `python -m app migrate | import PATH... | serve` (also `news-archive ...`)."""
+"""Command line: `python -m app migrate | import PATH... | export FILE | serve` (also
+`news-archive ...`)."""
 
 import argparse
 import json
@@ -13,7 +14,9 @@ from tqdm import tqdm
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, session_scope, writer
 from app.errors import AppError
+from app.exporting import Format, lines
 from app.ingest import STATUSES, prepare, store
+from app.repositories import ArticleRepository, Filters
 
 TEXT_SUFFIXES = {".txt"}
 JSON_LINES_SUFFIXES = {".ndjson", ".jsonl"}
@@ -98,6 +101,27 @@ def import_paths(
     return counts
 
 
+def export(settings: Settings, out: Path, fmt: Format, filters: Filters, progress: bool) -> int:
+    """Write the (filtered) archive to a file, streamed, with a progress bar; returns count."""
+    engine = make_engine(settings)
+    written = [0]
+    with make_sessionmaker(engine)() as session, out.open("w", encoding="utf-8") as handle:
+        repo = ArticleRepository(session)
+        total = repo.count(filters)
+        with tqdm(total=total, desc="exporting", unit=" articles", disable=not progress) as bar:
+            for chunk in lines(_counted(repo.iterate(filters), bar, written), fmt):
+                handle.write(chunk)
+    engine.dispose()
+    return written[0]
+
+
+def _counted(articles: Iterator[Any], bar: Any, written: list[int]) -> Iterator[Any]:
+    for article in articles:
+        bar.update(1)
+        written[0] += 1
+        yield article
+
+
 def serve(settings: Settings) -> None:
     import uvicorn
 
@@ -119,6 +143,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     load = commands.add_parser("import", help="import seed .txt files, .ndjson files or folders")
     load.add_argument("paths", nargs="+", type=Path)
     load.add_argument("--no-progress", action="store_true", help="no progress bar")
+    dump = commands.add_parser("export", help="export articles to a JSONL or CSV file")
+    dump.add_argument("output", type=Path)
+    dump.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    dump.add_argument("--source")
+    dump.add_argument("--language")
+    dump.add_argument("--domain")
+    dump.add_argument("--no-progress", action="store_true", help="no progress bar")
     commands.add_parser("serve", help="migrate, then serve the API on HOST:PORT")
     args = parser.parse_args(argv)
     settings = get_settings()
@@ -127,6 +158,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     elif args.command == "import":
         counts = import_paths(settings, args.paths, progress=not args.no_progress)
         print(json.dumps(counts))
+    elif args.command == "export":
+        filters = Filters(source=args.source, language=args.language, domain=args.domain)
+        count = export(settings, args.output, args.format, filters, not args.no_progress)
+        print(json.dumps({"exported": count, "file": str(args.output)}))
     elif args.command == "serve":
         migrate(settings)
         serve(settings)

@@ -63,6 +63,23 @@ class Settings(BaseSettings):
     metrics_enabled: bool = Field(
         True, description="Serve Prometheus metrics at GET /metrics and count HTTP requests."
     )
+    public_reads: bool = Field(
+        False, description="GET and HEAD need no API key (writes and deletes still do)."
+    )
+    rate_limit_per_minute: int = Field(
+        600,
+        ge=0,
+        description="Requests a minute per API key (per client address without a key), with "
+        "bursts up to the same number; 0 turns rate limiting off. Counted per process.",
+    )
+    idempotency_ttl_hours: int = Field(
+        24, ge=1, le=24 * 30, description="Hours an Idempotency-Key and its response are kept."
+    )
+    idempotency_max_response_bytes: int = Field(
+        10 * 1024 * 1024,
+        ge=1024,
+        description="Largest response kept for an Idempotency-Key; a larger one is not kept.",
+    )
 
     @field_validator("fetch_allowed_networks")
     @classmethod

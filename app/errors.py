@@ -2,12 +2,17 @@
 
 AppError                 status 500, never raised directly
 ├── InvalidInput         400  the request itself is malformed (bad cursor, bad encoding)
+├── Unauthorized         401  no API key, or one that is unknown or revoked
+├── Forbidden            403  the API key lacks the scope the route needs
 ├── NotFound             404
 ├── Conflict             409  the request does not fit the article's current state
+│   └── IdempotencyInProgress 409  a request with this Idempotency-Key is still running
 ├── Gone                 410  the article was deleted (a takedown) and is not re-created
 ├── UnsupportedMediaType 415
 ├── PayloadTooLarge      413
 ├── Unprocessable        422  well-formed input that cannot become an article
+├── IdempotencyKeyReused 422  an Idempotency-Key sent again with a different request
+├── RateLimited          429  too many requests for this key (or address); `retry_after` s
 └── FetchError           502  fetching a caller's URL failed; `reason` is a metrics label
     ├── UrlRefused       400  we will not fetch this URL (scheme, credentials, length, address)
     │   └── RobotsDisallowed 403  the site's robots.txt disallows us
@@ -34,6 +39,33 @@ class InvalidInput(AppError):
     title = "Invalid input"
 
 
+# RFC 6750: a 401 or 403 for a bearer token names the scheme (and what went wrong).
+class Unauthorized(AppError):
+    status = 401
+    type = "unauthorized"
+    title = "API key required"
+
+    def __init__(self, detail: str, *, error: str | None = None) -> None:
+        super().__init__(detail)
+        challenge = 'Bearer realm="news-archive"'
+        if error:
+            challenge += f', error="{error}"'
+        self.headers = {"WWW-Authenticate": challenge}
+
+
+class Forbidden(AppError):
+    status = 403
+    type = "insufficient-scope"
+    title = "API key lacks the scope"
+
+    def __init__(self, detail: str, *, scope: str) -> None:
+        super().__init__(detail)
+        self.headers = {
+            "WWW-Authenticate": f'Bearer realm="news-archive", error="insufficient_scope", '
+            f'scope="{scope}"'
+        }
+
+
 class NotFound(AppError):
     status = 404
     type = "not-found"
@@ -44,6 +76,11 @@ class Conflict(AppError):
     status = 409
     type = "conflict"
     title = "Conflict"
+
+
+class IdempotencyInProgress(Conflict):
+    type = "idempotency-in-progress"
+    title = "Request in progress"
 
 
 class Gone(AppError):
@@ -68,6 +105,23 @@ class Unprocessable(AppError):
     status = 422
     type = "unprocessable-article"
     title = "Input cannot become an article"
+
+
+class IdempotencyKeyReused(AppError):
+    status = 422
+    type = "idempotency-key-reused"
+    title = "Idempotency-Key reused with a different request"
+
+
+class RateLimited(AppError):
+    status = 429
+    type = "rate-limited"
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+        self.headers = {"Retry-After": str(retry_after)}
 
 
 class FetchError(AppError):

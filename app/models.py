@@ -218,6 +218,45 @@ class Tombstone(Base):
     deleted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class ApiKey(Base):
+    """An API key: only the sha256 of the key is stored; `prefix` helps people tell keys apart."""
+
+    __tablename__ = "api_key"
+    # AUTOINCREMENT: `keys revoke <id>` must never hit a newer key that reused an old id.
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    scope: Mapped[str] = mapped_column(String(10))
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class IdempotencyRecord(Base):
+    """A POST sent with an Idempotency-Key, and its first response. `status` is null while the
+    first request is still running (the row then only claims the key)."""
+
+    __tablename__ = "idempotency_key"
+    __table_args__ = (
+        UniqueConstraint("owner", "key"),
+        Index("ix_idempotency_key_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner: Mapped[str] = mapped_column(String(40))  # "key:<api key id>" or "anonymous"
+    key: Mapped[str] = mapped_column(String(255))
+    method: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str] = mapped_column(String(2048))  # with the query string
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[int | None] = mapped_column(Integer)
+    response_headers: Mapped[list[list[str]] | None] = mapped_column(JSON)
+    response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 # Search index objects live only in the migrations (FTS5 table and triggers on SQLite, a
 # generated tsvector column and GIN index on Postgres): autogenerate must not drop them.
 SEARCH_OBJECTS = {"article_fts", "search_vector", "ix_article_search_vector"}

@@ -154,6 +154,17 @@ class ArticleIn(BaseModel):
     description: str | None = Field(None, max_length=10_000)
     top_image: Url | None = None
     tags: list[Annotated[str, StringConstraints(max_length=200)]] = Field([], max_length=100)
+    extraction: Extraction | None = Field(
+        None, description="Provenance to keep (exports carry it); default: caller-supplied."
+    )
+    id: int | None = Field(
+        None, description="Ignored: present in exports; the archive assigns its own ids."
+    )
+    content_hash: str | None = Field(
+        None,
+        pattern="^[0-9a-f]{64}$",
+        description="If given (exports carry it), must match the normalized headline and body.",
+    )
 
     @model_validator(mode="after")
     def _one_kind_of_input(self) -> "ArticleIn":
@@ -317,3 +328,33 @@ class Problem(BaseModel):
     errors: list[dict[str, object]] | None = Field(
         None, description="Field-level validation errors, when there are any."
     )
+
+
+class SourceRead(BaseModel):
+    name: str = Field(examples=["Reuters"])
+    article_count: int
+    latest_published_at: datetime | None = Field(description="Newest publication date.")
+    latest_ingested_at: datetime | None = Field(description="When its newest article arrived.")
+
+
+class SourceList(BaseModel):
+    items: list[SourceRead]
+
+
+class DuplicateList(BaseModel):
+    cluster_id: int = Field(description="Id of the cluster's first article.")
+    items: list[ArticleRead] = Field(description="The other articles of the cluster.")
+
+
+class ChangeRead(BaseModel):
+    seq: int = Field(description="Position in the feed; increases by change.")
+    kind: Literal["created", "updated", "deleted"]
+    article_id: int
+    at: datetime
+    article: ArticleRead | None = Field(description="The article as it is now; null once deleted.")
+
+
+class ChangePage(BaseModel):
+    items: list[ChangeRead]
+    next_cursor: str = Field(description="Pass as `since` to continue (also when empty).")
+    has_more: bool = Field(description="More changes are waiting right now.")

@@ -18,6 +18,7 @@ PROBLEM_JSON = "application/problem+json"
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 _DESCRIPTIONS = {
     400: "Malformed request (bad JSON, encoding or cursor).",
+    401: "No API key, or an unknown or revoked one (`WWW-Authenticate: Bearer`).",
     403: "The site's robots.txt does not allow fetching this URL.",
     404: "No such article.",
     409: "The request does not fit the article's current state.",
@@ -25,6 +26,7 @@ _DESCRIPTIONS = {
     413: "Request body too large.",
     415: "Unsupported Content-Type.",
     422: "Input that cannot become an article, or invalid parameters.",
+    429: "Too many requests for this API key (or address); retry after the given seconds.",
     502: "Fetching the URL failed upstream (connection, HTTP error, too large).",
     503: "Database unavailable; retry after the given seconds.",
     504: "The upstream site did not answer in time.",
@@ -70,7 +72,8 @@ def validation_problem(errors: list[dict[str, Any]]) -> JSONResponse:
 
 async def _app_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
-    return problem(exc.status, exc.title, exc.detail, exc.type)
+    headers = getattr(exc, "headers", None)  # WWW-Authenticate, Retry-After
+    return problem(exc.status, exc.title, exc.detail, exc.type, headers=headers)
 
 
 async def _request_validation(_: Request, exc: Exception) -> JSONResponse:
@@ -94,6 +97,11 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
 
 
 async def _database_down(_: Request, exc: Exception) -> JSONResponse:
+    return database_unavailable(exc)
+
+
+def database_unavailable(exc: Exception) -> JSONResponse:
+    """The 503 for a database that cannot be reached (also used by the security middleware)."""
     log.warning("database unavailable: %s", exc)
     return problem(
         503,

@@ -132,7 +132,13 @@ def prepare(raw: Any, context: FetchContext | None) -> Item:
             if context is None:
                 raise Unprocessable("fetching URLs is not available here")
             return _fetch(item, context)
-        return _prepared(item, parse_item(item))
+        prepared = _prepared(item, parse_item(item))
+        if item.content_hash and item.content_hash != prepared.digest:
+            raise Unprocessable(
+                "content_hash does not match the normalized headline and body "
+                f"(computed {prepared.digest})"
+            )
+        return prepared
     except ValidationError as exc:
         return Unprocessable(describe(exc))
     except AppError as exc:

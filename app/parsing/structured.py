@@ -18,12 +18,10 @@ def parse_fields(item: ArticleIn) -> NormalizedArticle:
     if not body:
         raise Unprocessable("body is empty: an article needs at least one paragraph")
     fields = {"headline": headline, "body": body} | metadata_fields(item)
-    return NormalizedArticle(
-        **fields,
-        extraction=Extraction(
-            extractor=EXTRACTOR, fields={name: "caller" for name, v in fields.items() if v}
-        ),
+    provenance = item.extraction or Extraction(
+        extractor=EXTRACTOR, fields={name: "caller" for name, v in fields.items() if v}
     )
+    return NormalizedArticle(**fields, extraction=provenance)
 
 
 def metadata_fields(item: ArticleIn) -> dict[str, Any]:
@@ -45,7 +43,8 @@ def metadata_fields(item: ArticleIn) -> dict[str, Any]:
 
 def caller_overrides(item: ArticleIn, article: NormalizedArticle) -> NormalizedArticle:
     """Metadata the caller sent beside text or html wins over what the parser found."""
-    given = item.model_fields_set - {"text", "html", "headline", "body"}
+    given = item.model_fields_set - {"text", "html", "headline", "body", "id", "content_hash"}
+    given -= {"extraction"}
     if not given:
         return article
     update = {k: v for k, v in metadata_fields(item).items() if k in given}

@@ -1,11 +1,11 @@
 """Queries, one named method each. In: plain values or ORM objects; out: ORM objects or ids."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, insert, or_, select
+from sqlalchemy import ColumnElement, delete, func, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -73,6 +73,37 @@ class ArticleRepository:
         found = {a.id: a for a in self.session.scalars(select(Article).where(Article.id.in_(ids)))}
         return [found[i] for i in ids if i in found]
 
+    def iterate(self, filters: Filters, chunk: int = 500) -> Iterator[Article]:
+        """Every matching article, oldest first, streamed in chunks (flat memory)."""
+        query = (
+            select(Article)
+            .where(*conditions(filters))
+            .order_by(Article.id)
+            .execution_options(yield_per=chunk)
+        )
+        for article in self.session.scalars(query):
+            yield article
+            self.session.expunge(article)
+
+    def count(self, filters: Filters) -> int:
+        query = select(func.count()).select_from(Article).where(*conditions(filters))
+        return self.session.execute(query).scalar_one()
+
+    def sources(self) -> list[tuple[str, int, datetime | None, datetime | None]]:
+        """Every source: name, article count, latest publication and latest ingest time."""
+        query = (
+            select(
+                Source.name,
+                func.count(Article.id),
+                func.max(Article.published_at),
+                func.max(Article.created_at),
+            )
+            .outerjoin(Article, Article.source_id == Source.id)
+            .group_by(Source.id, Source.name)
+            .order_by(func.count(Article.id).desc(), Source.name)
+        )
+        return [(n, c, p, i) for n, c, p, i in self.session.execute(query)]
+
     def find_existing(
         self, hashes: Iterable[str], url_keys: Iterable[str]
     ) -> tuple[dict[str, int], dict[str, int]]:
@@ -81,8 +112,13 @@ class ArticleRepository:
         by_hash: dict[str, int] = {}
         by_url: dict[str, int] = {}
         if hashes:
+            # Earlier versions count too: an old text arriving again is that same article.
+            old = select(ArticleRevision.content_hash, ArticleRevision.article_id).where(
+                ArticleRevision.content_hash.in_(hashes)
+            )
+            by_hash = {digest: article_id for digest, article_id in self.session.execute(old)}
             query = select(Article.content_hash, Article.id).where(Article.content_hash.in_(hashes))
-            by_hash = {digest: article_id for digest, article_id in self.session.execute(query)}
+            by_hash |= {digest: article_id for digest, article_id in self.session.execute(query)}
         if url_keys:
             query = select(ArticleUrl.url_key, ArticleUrl.article_id).where(
                 ArticleUrl.url_key.in_(url_keys)

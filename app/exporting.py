@@ -1,0 +1,78 @@
+"""Export lines: JSONL (re-importable through POST /v1/imports) and CSV, one article each."""
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any, Literal
+
+from app.models import Article
+
+Format = Literal["jsonl", "csv"]
+CSV_COLUMNS = [
+    "id", "headline", "body", "source", "url", "canonical_url", "authors", "published_at",
+    "modified_at", "language", "description", "top_image", "tags", "related_links",
+    "content_hash",
+]  # fmt: skip
+MEDIA_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
+
+
+def export_record(article: Article) -> dict[str, Any]:
+    """An article as an import item: what POST /v1/imports needs to store it again, plus
+    its id and content hash (checked on import) and provenance."""
+    return {
+        "id": article.id,
+        "content_hash": article.content_hash,
+        "headline": article.headline,
+        "body": article.body,
+        "source": article.source,
+        "related_links": [{"title": r.title, "url": r.url} for r in article.related_link_rows],
+        "url": article.url,
+        "canonical_url": article.canonical_url,
+        "authors": article.authors,
+        "published_at": _iso(article.published_at),
+        "modified_at": _iso(article.modified_at),
+        "language": article.language,
+        "description": article.description,
+        "top_image": article.top_image,
+        "tags": article.tags,
+        "extraction": article.extraction,
+    }
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def lines(articles: Iterable[Article], fmt: Format, batch: int = 200) -> Iterator[str]:
+    """Chunks of the export document, `batch` articles at a time."""
+    if fmt == "csv":
+        yield _csv_rows([CSV_COLUMNS])
+    chunk: list[dict[str, Any]] = []
+    for article in articles:
+        chunk.append(export_record(article))
+        if len(chunk) >= batch:
+            yield _render(chunk, fmt)
+            chunk = []
+    if chunk:
+        yield _render(chunk, fmt)
+
+
+def _render(records: list[dict[str, Any]], fmt: Format) -> str:
+    if fmt == "jsonl":
+        return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    return _csv_rows([_csv_row(r) for r in records])
+
+
+def _csv_row(record: dict[str, Any]) -> list[Any]:
+    row = dict(record)  # created_at is not part of the import item: CSV leaves it out
+    row["authors"] = "; ".join(record["authors"])
+    row["tags"] = "; ".join(record["tags"])
+    row["related_links"] = json.dumps(record["related_links"], ensure_ascii=False)
+    return [row.get(column) for column in CSV_COLUMNS]
+
+
+def _csv_rows(rows: list[list[Any]]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+    return buffer.getvalue()
