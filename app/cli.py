@@ -16,7 +16,9 @@ from app.db import make_engine, make_sessionmaker, session_scope, writer
 from app.errors import AppError
 from app.exporting import Format, lines
 from app.ingest import STATUSES, prepare, store
+from app.parsing.urls import url_domain
 from app.repositories import ArticleRepository, Filters
+from app.security.commands import add_keys_parser, refuse_unsafe_bind, run_keys
 
 TEXT_SUFFIXES = {".txt"}
 JSON_LINES_SUFFIXES = {".ndjson", ".jsonl"}
@@ -133,6 +135,9 @@ def serve(settings: Settings) -> None:
         proxy_headers=False,
         log_config=None,
         access_log=False,
+        # SIGTERM: stop accepting, let requests in flight finish (up to 30 s: a URL fetch
+        # may take FETCH_TOTAL_TIMEOUT), then cancel what is left and shut down.
+        timeout_graceful_shutdown=30,
     )
 
 
@@ -151,6 +156,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     dump.add_argument("--domain")
     dump.add_argument("--no-progress", action="store_true", help="no progress bar")
     commands.add_parser("serve", help="migrate, then serve the API on HOST:PORT")
+    add_keys_parser(commands)
     args = parser.parse_args(argv)
     settings = get_settings()
     if args.command == "migrate":
@@ -159,9 +165,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         counts = import_paths(settings, args.paths, progress=not args.no_progress)
         print(json.dumps(counts))
     elif args.command == "export":
-        filters = Filters(source=args.source, language=args.language, domain=args.domain)
+        domain = (url_domain(args.domain) or args.domain.lower()) if args.domain else None
+        filters = Filters(source=args.source, language=args.language, domain=domain)
         count = export(settings, args.output, args.format, filters, not args.no_progress)
         print(json.dumps({"exported": count, "file": str(args.output)}))
+    elif args.command == "keys":
+        run_keys(settings, args)
     elif args.command == "serve":
         migrate(settings)
+        refuse_unsafe_bind(settings)  # no key and not loopback: exit before binding
         serve(settings)

@@ -1,11 +1,12 @@
 """Query parameters shared by the listing, search and export routes."""
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Query
 
+from app.parsing.urls import url_domain
 from app.repositories import Filters
+from app.schemas import UtcDatetime
 
 
 def list_filters(
@@ -20,11 +21,12 @@ def list_filters(
         str | None,
         Query(max_length=255, description="Host of the article URL, www. ignored."),
     ] = None,
+    # UtcDatetime: an offset that pushes the time out of range in UTC is a 422, not a 500.
     published_after: Annotated[
-        datetime | None, Query(description="Published at or after (ISO 8601).")
+        UtcDatetime, Query(description="Published at or after (ISO 8601).")
     ] = None,
     published_before: Annotated[
-        datetime | None, Query(description="Published before (ISO 8601).")
+        UtcDatetime, Query(description="Published before (ISO 8601).")
     ] = None,
     collapse_duplicates: Annotated[
         bool, Query(description="One article per near-duplicate cluster (its first).")
@@ -33,7 +35,8 @@ def list_filters(
     return Filters(
         source=source,
         language=language,
-        domain=domain,
+        # The registrable domain, as stored (www.news.bbc.co.uk -> bbc.co.uk).
+        domain=(url_domain(domain) or domain.lower()) if domain else None,
         published_after=published_after,
         published_before=published_before,
         collapse_duplicates=collapse_duplicates,

@@ -43,7 +43,7 @@ def conditions(filters: Filters) -> list[ColumnElement[bool]]:
     if filters.language is not None:
         where.append(Article.language == filters.language.lower())
     if filters.domain is not None:
-        where.append(Article.domain == filters.domain.lower().removeprefix("www."))
+        where.append(Article.domain == filters.domain)
     if filters.published_after is not None:
         where.append(Article.published_at >= filters.published_after)
     if filters.published_before is not None:
