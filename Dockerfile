@@ -13,6 +13,9 @@ COPY alembic.ini ./
 COPY migrations ./migrations
 COPY seeds ./seeds
 USER app
+# `python -m app serve` migrates, then refuses HOST=0.0.0.0 while no API key exists: create
+# the first with `python -m app keys create --scope admin --name ops` (docker-compose.yml).
+# migrate() finds alembic.ini and migrations/ in the working directory, /srv.
 ENV DATABASE_URL=sqlite:////srv/data/news.db HOST=0.0.0.0 PORT=8000 PYTHONUNBUFFERED=1
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s --start-period=20s \

@@ -23,6 +23,9 @@ def make_engine(settings: Settings) -> Engine:
         max_overflow=settings.db_pool_size,
         pool_pre_ping=True,
         pool_timeout=10,
+        # A database that accepts connections but does not answer fails them in 5 s (a 503)
+        # instead of holding a worker thread forever.
+        connect_args={"connect_timeout": 5},
     )
 
 

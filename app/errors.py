@@ -3,13 +3,16 @@
 AppError                 status 500, never raised directly
 ├── InvalidInput         400  the request itself is malformed (bad cursor, bad encoding)
 ├── Unauthorized         401  no API key, or one that is unknown or revoked
-├── Forbidden            403  the API key lacks the scope the route needs
+├── Forbidden            403
+│   ├── InsufficientScope 403  the API key lacks the scope the route needs
+│   └── LoopbackOnly     403  no API key exists yet and the request came from the network
 ├── NotFound             404
 ├── Conflict             409  the request does not fit the article's current state
 │   └── IdempotencyInProgress 409  a request with this Idempotency-Key is still running
 ├── Gone                 410  the article was deleted (a takedown) and is not re-created
 ├── UnsupportedMediaType 415
 ├── PayloadTooLarge      413
+├── UriTooLong           414  the query string is longer than any route accepts
 ├── Unprocessable        422  well-formed input that cannot become an article
 ├── IdempotencyKeyReused 422  an Idempotency-Key sent again with a different request
 ├── RateLimited          429  too many requests for this key (or address); `retry_after` s
@@ -55,6 +58,11 @@ class Unauthorized(AppError):
 
 class Forbidden(AppError):
     status = 403
+    type = "forbidden"
+    title = "Forbidden"
+
+
+class InsufficientScope(Forbidden):
     type = "insufficient-scope"
     title = "API key lacks the scope"
 
@@ -64,6 +72,11 @@ class Forbidden(AppError):
             "WWW-Authenticate": f'Bearer realm="news-archive", error="insufficient_scope", '
             f'scope="{scope}"'
         }
+
+
+class LoopbackOnly(Forbidden):
+    type = "loopback-only"
+    title = "Open mode answers on loopback only"
 
 
 class NotFound(AppError):
@@ -93,6 +106,12 @@ class PayloadTooLarge(AppError):
     status = 413
     type = "payload-too-large"
     title = "Payload too large"
+
+
+class UriTooLong(AppError):
+    status = 414
+    type = "uri-too-long"
+    title = "URI too long"
 
 
 class UnsupportedMediaType(AppError):

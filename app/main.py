@@ -5,20 +5,22 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
 
 from app import __version__
 from app.api import archive, articles, export, health, imports, listing, revisions
+from app.api.deps import check_query_string
 from app.api.docs import add_security_scheme, install_docs
-from app.api.errors import install_error_handlers
+from app.api.errors import install_error_handlers, problem_responses
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, writer
 from app.fetching import Fetcher, FetchLimits, parse_networks
 from app.ingest import make_fetch_context
 from app.observability import install_observability
 from app.schemas import ArticleIn, ImportRequest, ImportResponse, Problem
+from app.security import check_startup, document_security, install_security
 
 DESCRIPTION = """
 Send news articles in (plain seed text, raw HTML, URLs to fetch, or normalized JSON fields;
@@ -34,6 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        check_startup(settings)  # open-mode warning; refuses a non-loopback HOST without keys
         engine = make_engine(settings)
         app.state.engine = engine
         app.state.sessions = make_sessionmaker(engine)
@@ -55,10 +58,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,  # /docs and /redoc are served offline by install_docs
         redoc_url=None,
+        dependencies=[Depends(check_query_string)],
+        responses=problem_responses(400, 414),  # what check_query_string refuses, on every route
     )
     app.state.settings = settings
     install_error_handlers(app)
     install_observability(app, settings)
+    install_security(app, settings)
     install_docs(app)
     for module in (listing, articles, revisions, archive, imports, export, health):
         app.include_router(module.router)
@@ -91,6 +97,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     _, defs = models_json_schema(models, ref_template="#/components/schemas/{model}")
     schema.setdefault("components", {}).setdefault("schemas", {}).update(defs["$defs"])
     add_security_scheme(schema)
+    document_security(schema, app.state.settings)
     app.openapi_schema = schema
     return schema
 

@@ -3,11 +3,14 @@
 import base64
 import binascii
 import json
+import math
 from typing import Any
 
 from app.errors import InvalidInput
 
 _MAX_CURSOR = 512
+# Ids are `integer` columns: Postgres refuses a larger parameter (SQLAlchemy casts it).
+_MAX_ID = 2**31 - 1
 
 
 def encode_cursor(position: dict[str, Any]) -> str:
@@ -28,6 +31,13 @@ def decode_cursor(cursor: str, fields: dict[str, type]) -> dict[str, Any]:
         raise InvalidInput("cursor is not valid: pass back a next_cursor unchanged")
     for name, kind in fields.items():
         value = position[name]
-        if not isinstance(value, kind) or isinstance(value, bool):
+        if not isinstance(value, kind) or isinstance(value, bool) or not _in_range(value):
             raise InvalidInput("cursor is not valid: pass back a next_cursor unchanged")
     return position
+
+
+def _in_range(value: object) -> bool:
+    """Ids are positions from 0 up to _MAX_ID; scores are finite (json.loads reads NaN)."""
+    if isinstance(value, int):
+        return 0 <= value <= _MAX_ID
+    return not isinstance(value, float) or math.isfinite(value)

@@ -30,7 +30,10 @@ def none_if_blank(value: str | None) -> str | None:
 def _aware_utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
+        raise ValueError("date is out of range once converted to UTC") from None
 
 
 OptionalLine = Annotated[str | None, AfterValidator(none_if_blank)]

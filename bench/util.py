@@ -25,23 +25,30 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, database_url: str, workers: int = 1, **env: str) -> None:
+    def __init__(
+        self, database_url: str, workers: int = 1, log_file: Path | None = None, **env: str
+    ) -> None:
+        """Start uvicorn on a free port; its stderr (the JSON log) goes to `log_file` if given."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         args = ["--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers)]
+        self.log = log_file.open("ab") if log_file else None
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "app.main:app", *args, "--log-level", "warning"],
             cwd=ROOT,
             env={**os.environ, "DATABASE_URL": database_url, **env},
+            stderr=self.log,
         )
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and self.process.poll() is None:
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
                     return
             except httpx.TransportError:
                 time.sleep(0.1)
-        raise RuntimeError("server did not start")
+        code = self.process.poll()
+        self.stop()
+        raise RuntimeError(f"server did not start (exit code {code})")
 
     def peak_rss_mb(self) -> float:
         """Peak resident memory of the server process (VmHWM), in MB."""
@@ -53,3 +60,5 @@ class Server:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=30)
+        if self.log:
+            self.log.close()

@@ -113,10 +113,16 @@ def free_port() -> int:
 class LiveServer:
     """A real uvicorn process serving the app on 127.0.0.1."""
 
-    def __init__(self, database_url: str, port: int | None = None, workers: int = 1) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        port: int | None = None,
+        workers: int = 1,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "DATABASE_URL": database_url}
+        env = {**os.environ, "DATABASE_URL": database_url, **(env or {})}
         args = ["--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers)]
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "app.main:app", *args, "--log-level", "warning"],
@@ -148,3 +154,29 @@ def live_server(db: Engine, database_url: str) -> Iterator[LiveServer]:
     server = LiveServer(database_url)
     yield server
     server.stop()
+
+
+class KeyMaker:
+    """Creates API keys in the test database (keys are enforced from the first one on)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def __call__(self, scope: str = "write", name: str | None = None) -> str:
+        """A new key with this scope; returns the raw key."""
+        from app.db import make_sessionmaker, session_scope
+        from app.security.keys import issue_key
+
+        with session_scope(make_sessionmaker(self.engine)) as session:
+            _, raw = issue_key(session, name or f"{scope}-{uuid.uuid4().hex[:8]}", scope)
+        return raw
+
+
+@pytest.fixture
+def make_key(db: Engine) -> KeyMaker:
+    return KeyMaker(db)
+
+
+def bearer(key: str) -> dict[str, str]:
+    """The Authorization header for an API key."""
+    return {"Authorization": f"Bearer {key}"}

@@ -1,5 +1,6 @@
 """The documentation pages work offline: their assets are local, and in a real browser
-Swagger UI renders the operations, sends the API key it was given, and ReDoc renders."""
+Swagger UI renders the operations, sends the API key it was given (a real one: keys are
+enforced), and ReDoc renders."""
 
 import re
 from urllib.parse import urljoin, urlsplit
@@ -10,7 +11,7 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import expect
 
 from tests.browser import chromium_page
-from tests.conftest import LiveServer, seed_text
+from tests.conftest import KeyMaker, LiveServer, bearer, seed_text
 
 REFERENCE = re.compile(r"""(?:href|src|spec-url)="([^"]+)"|\burl: '([^']+)'""")
 ABSOLUTE = re.compile(r"""https?://[^\s"'<>)]+""")
@@ -20,7 +21,12 @@ CONTENT_TYPES = {
     ".png": "image/png",
     ".json": "application/json",
 }
-API_KEY = "test-key-0123456789"
+
+
+@pytest.fixture
+def api_key(make_key: KeyMaker) -> str:
+    """A real write key: once it exists, every API request needs a key."""
+    return make_key("write", name="swagger-ui")
 
 
 @pytest.mark.parametrize("page", ["/docs", "/redoc"])
@@ -50,14 +56,17 @@ def test_openapi_declares_the_api_key_and_hides_doc_routes(client: TestClient) -
     assert not [p for p in spec["paths"] if p.startswith(("/docs", "/redoc", "/static"))]
 
 
-def test_swagger_ui_sends_the_api_key_and_redoc_renders(live_server: LiveServer) -> None:
+def test_swagger_ui_sends_the_api_key_and_redoc_renders(
+    live_server: LiveServer, api_key: str
+) -> None:
     created = httpx.post(
         f"{live_server.url}/v1/articles",
         content=seed_text().encode(),
-        headers={"Content-Type": "text/plain; charset=utf-8"},
+        headers={"Content-Type": "text/plain; charset=utf-8", **bearer(api_key)},
     )
     assert created.status_code == 201
     headline = created.json()["headline"]
+    assert httpx.get(f"{live_server.url}/v1/articles").status_code == 401  # keys are enforced
 
     with chromium_page() as session:
         page = session.page
@@ -73,7 +82,7 @@ def test_swagger_ui_sends_the_api_key_and_redoc_renders(live_server: LiveServer)
         page.locator(".auth-wrapper button.authorize").click()
         dialog = page.locator(".modal-ux")
         expect(dialog).to_be_visible()
-        dialog.locator("input#auth-bearer-value").fill(API_KEY)
+        dialog.locator("input#auth-bearer-value").fill(api_key)
         dialog.get_by_role("button", name="Apply credentials").click()
         dialog.locator("button.btn-done").click()
         expect(dialog).to_be_hidden()
@@ -88,9 +97,9 @@ def test_swagger_ui_sends_the_api_key_and_redoc_renders(live_server: LiveServer)
             lambda r: r.method == "GET" and urlsplit(r.url).path == "/v1/articles"
         ) as sent:
             operation.locator("button.execute").click()
-        assert sent.value.all_headers()["authorization"] == f"Bearer {API_KEY}"
+        assert sent.value.all_headers()["authorization"] == f"Bearer {api_key}"
         expect(operation.locator(".curl-command")).to_contain_text(
-            f"Authorization: Bearer {API_KEY}"
+            f"Authorization: Bearer {api_key}"
         )
         shown = operation.locator(".live-responses-table tr.response")
         expect(shown).to_be_visible()

@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from app.api.deps import ReadSession
+from app.api.deps import ArticleId, ReadSession
 from app.api.errors import problem_responses
 from app.errors import NotFound
 from app.pagination import decode_cursor, encode_cursor
@@ -37,7 +37,7 @@ def list_sources(session: ReadSession) -> Any:
     response_model=DuplicateList,
     responses=problem_responses(404, 422),
 )
-def list_duplicates(article_id: int, session: ReadSession) -> Any:
+def list_duplicates(article_id: ArticleId, session: ReadSession) -> Any:
     """The other articles of its near-duplicate cluster (the same story republished)."""
     article = ArticleRepository(session).get(article_id)
     if article is None:

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from app.api.body import decode_text, is_json, media_type, parse_json, read_limited
-from app.api.deps import FetchCtx, ReadSession, Restore, WriteSession
+from app.api.deps import ArticleId, FetchCtx, ReadSession, Restore, WriteSession
 from app.api.errors import problem_responses
 from app.errors import AppError, Conflict, Gone, NotFound, UnsupportedMediaType
 from app.ingest import delete_article as ingest_delete
@@ -104,7 +104,7 @@ def create_article(
     response_model=ArticleRead,
     responses=problem_responses(404, 422),
 )
-def get_article(article_id: int, session: ReadSession) -> Any:
+def get_article(article_id: ArticleId, session: ReadSession) -> Any:
     """The stored article with this id."""
     article = ArticleRepository(session).get(article_id)
     if article is None:
@@ -118,7 +118,7 @@ def get_article(article_id: int, session: ReadSession) -> Any:
     summary="Delete an article",
     responses=problem_responses(404, 422, 503),
 )
-def delete_article(article_id: int, session: WriteSession) -> Response:
+def delete_article(article_id: ArticleId, session: WriteSession) -> Response:
     """Remove the article (a takedown): the same text or URL is refused from then on."""
     if not ingest_delete(session, article_id):
         raise NotFound(f"no article with id {article_id}")

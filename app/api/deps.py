@@ -2,12 +2,18 @@
 
 from collections.abc import Iterator
 from typing import Annotated
+from urllib.parse import unquote_to_bytes
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from sqlalchemy.orm import Session
 
 from app.config import Settings
+from app.errors import InvalidInput, UriTooLong
 from app.ingest import FetchContext
+
+# Room for any real query: a 2,048-character `url` (the longest parameter), percent-encoded
+# UTF-8, is 24 KiB at the very most.
+MAX_QUERY_BYTES = 32 * 1024
 
 
 def _session(request: Request, write: bool) -> Iterator[Session]:
@@ -36,6 +42,23 @@ def get_fetch_context(request: Request) -> FetchContext:
     return context
 
 
+def check_query_string(request: Request) -> None:
+    """Refuse query strings that are huge, not UTF-8 once percent-decoded, or carry NUL (which
+    Postgres text cannot hold): one check for every parameter of every route."""
+    raw: bytes = request.scope.get("query_string", b"")
+    if len(raw) > MAX_QUERY_BYTES:
+        raise UriTooLong(f"query string is {len(raw)} bytes; the limit is {MAX_QUERY_BYTES}")
+    decoded = unquote_to_bytes(raw.replace(b"+", b" "))
+    if b"\x00" in decoded:
+        raise InvalidInput("query string contains NUL (%00), which is not allowed")
+    try:
+        decoded.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(
+            f"query string is not valid UTF-8 once percent-decoded (byte {exc.start})"
+        ) from None
+
+
 def get_app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
@@ -46,6 +69,8 @@ def get_app_settings(request: Request) -> Settings:
 ReadSession = Annotated[Session, Depends(get_session, scope="function")]
 WriteSession = Annotated[Session, Depends(get_write_session, scope="function")]
 AppSettings = Annotated[Settings, Depends(get_app_settings)]
+# Ids are Postgres `integer`s: anything outside 1..2^31-1 names no article (a 422, not a 500).
+ArticleId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The article's id.")]
 FetchCtx = Annotated[FetchContext, Depends(get_fetch_context)]
 Restore = Annotated[
     bool,

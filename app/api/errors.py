@@ -5,10 +5,12 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from app.errors import AppError
 
@@ -24,6 +26,7 @@ _DESCRIPTIONS = {
     409: "The request does not fit the article's current state.",
     410: "The article was deleted; send it with ?restore=true to store it again.",
     413: "Request body too large.",
+    414: "Query string too long.",
     415: "Unsupported Content-Type.",
     422: "Input that cannot become an article, or invalid parameters.",
     429: "Too many requests for this API key (or address); retry after the given seconds.",
@@ -70,10 +73,15 @@ def validation_problem(errors: list[dict[str, Any]]) -> JSONResponse:
     )
 
 
-async def _app_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, AppError)
+def error_response(exc: AppError) -> JSONResponse:
+    """The problem document for one of our exceptions (also used by the security middleware)."""
     headers = getattr(exc, "headers", None)  # WWW-Authenticate, Retry-After
     return problem(exc.status, exc.title, exc.detail, exc.type, headers=headers)
+
+
+async def _app_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return error_response(exc)
 
 
 async def _request_validation(_: Request, exc: Exception) -> JSONResponse:
@@ -88,6 +96,12 @@ async def _pydantic_validation(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _client_gone(request: Request, _: Exception) -> Response:
+    """The client hung up while sending its body: nobody to answer, and nothing failed."""
+    log.info("client disconnected during %s %s", request.method, request.url.path)
+    return Response(status_code=499)  # nginx's "client closed request", for logs and metrics
+
+
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
@@ -96,8 +110,20 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# "The database cannot be reached now", not "this request is wrong": refused or reset
+# connections, a dead connection reused, no pooled connection free within pool_timeout.
+DATABASE_DOWN = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
+
+
 async def _database_down(_: Request, exc: Exception) -> JSONResponse:
     return database_unavailable(exc)
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """Any other driver error: a 503 when it cost the connection, else a 500."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return database_unavailable(exc)
+    return await _unexpected(request, exc)
 
 
 def database_unavailable(exc: Exception) -> JSONResponse:
@@ -122,5 +148,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(ValidationError, _pydantic_validation)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(OperationalError, _database_down)
+    app.add_exception_handler(ClientDisconnect, _client_gone)
+    for error in DATABASE_DOWN:
+        app.add_exception_handler(error, _database_down)
+    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -13,8 +13,10 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", summary="Process is up")
-def healthz() -> dict[str, str]:
+async def healthz() -> dict[str, str]:
     """Always 200 while the process serves requests."""
+    # async: answered on the event loop, so it stays quick while every worker thread waits
+    # on a database or upstream site that does not answer.
     return {"status": "ok"}
 
 

@@ -4,7 +4,7 @@ from typing import Any
 
 from fastapi import APIRouter, Path
 
-from app.api.deps import ReadSession, WriteSession
+from app.api.deps import ArticleId, ReadSession, WriteSession
 from app.api.errors import problem_responses
 from app.errors import NotFound
 from app.ingest import reextract, versions
@@ -38,7 +38,7 @@ def _version(repo: ArticleRepository, article_id: int, number: int) -> list[Arti
     response_model=RevisionList,
     responses=problem_responses(404, 422),
 )
-def list_revisions(article_id: int, session: ReadSession) -> Any:
+def list_revisions(article_id: ArticleId, session: ReadSession) -> Any:
     """Oldest first, each with what changed since the one before."""
     repo = ArticleRepository(session)
     return {"items": versions(repo, _article(repo, article_id))}
@@ -50,7 +50,7 @@ def list_revisions(article_id: int, session: ReadSession) -> Any:
     response_model=RevisionRead,
     responses=problem_responses(404, 422),
 )
-def get_revision(article_id: int, session: ReadSession, number: int = Number) -> Any:
+def get_revision(article_id: ArticleId, session: ReadSession, number: int = Number) -> Any:
     """The headline and body as they were in this version."""
     return _version(ArticleRepository(session), article_id, number)[-1]
 
@@ -61,7 +61,7 @@ def get_revision(article_id: int, session: ReadSession, number: int = Number) ->
     response_model=RevisionDiff,
     responses=problem_responses(404, 422),
 )
-def diff_revision(article_id: int, session: ReadSession, number: int = Number) -> Any:
+def diff_revision(article_id: ArticleId, session: ReadSession, number: int = Number) -> Any:
     """Paragraph-level changes from version `number - 1` to `number`."""
     chain = _version(ArticleRepository(session), article_id, number)
     current, previous = chain[-1], (chain[-2] if len(chain) > 1 else None)
@@ -85,7 +85,7 @@ def diff_revision(article_id: int, session: ReadSession, number: int = Number) -
     response_model=ReextractResult,
     responses=problem_responses(404, 409, 422, 503),
 )
-def reextract_article(article_id: int, session: WriteSession) -> Any:
+def reextract_article(article_id: ArticleId, session: WriteSession) -> Any:
     """Extract the kept bytes again, without fetching; a new revision if the text changed."""
     changed, article = reextract(ArticleRepository(session), article_id)
     return {"changed": changed, "article": article}

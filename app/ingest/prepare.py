@@ -1,8 +1,9 @@
 """Turn raw input into articles ready to store: parse text, fields or HTML; fetch URLs."""
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -12,8 +13,9 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.errors import AppError, FetchError, Unprocessable
+from app.errors import AppError, FetchError, Unprocessable, UpstreamTimeout
 from app.fetching import FetchedPage, Fetcher
+from app.fetching.network import deadline
 from app.models import utcnow
 from app.neardup import DEFAULT as NEAR_DUPLICATES
 from app.neardup import Signature
@@ -177,7 +179,7 @@ def _fetch(item: ArticleIn, context: FetchContext) -> Item:
     known = context.validators(key) if key else None
     etag, modified = (known[1], known[2]) if known else (None, None)
     try:
-        with context.host_slot(url):
+        with _host_slot(context, url):
             page = context.fetcher.fetch(url, etag=etag, last_modified=modified)
     except FetchError as exc:
         record_fetch_failure(exc.reason)
@@ -188,6 +190,25 @@ def _fetch(item: ArticleIn, context: FetchContext) -> Item:
     article = caller_overrides(item, article.model_copy(update={"url": url}))
     urls = (url, page.url, page.final_url, article.canonical_url)
     return Prepared(article, tuple(u for u in urls if u), _snapshot(url, page))
+
+
+@contextmanager
+def _host_slot(context: FetchContext, url: str) -> Iterator[None]:
+    """One of the site's fetch slots. The wait for it counts against the fetch's total time
+    limit, so a site that hangs delays its other callers by that limit at most."""
+    limit = context.fetcher.limits.total_timeout
+    slot = context.host_slot(url)
+    with deadline(limit):
+        if not slot.acquire(timeout=limit):
+            raise UpstreamTimeout(
+                f"{context.per_host} fetches from this site were already running and none "
+                f"finished within {limit:g} s",
+                reason="host-busy",
+            )
+        try:
+            yield
+        finally:
+            slot.release()
 
 
 def _snapshot(url: str, page: FetchedPage) -> Snapshot:

@@ -5,6 +5,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html import unescape
+from operator import itemgetter
 from typing import Any, Generic, NamedTuple, TypeVar
 from urllib.parse import urljoin, urlsplit
 
@@ -34,6 +35,17 @@ _JSON_COMMENT = re.compile(
 )
 # Trailing commas before a closing bracket: the commonest hand-written JSON-LD error.
 _TRAILING_COMMA = re.compile(r",\s*([\]}])")
+# libxml2 compares each attribute of a tag with all the tag's earlier ones: a tag with 100,000
+# attributes takes minutes to parse. Real tags have a few dozen, so the rest are dropped first.
+# Tokenized as HTML5 does (`/`, a closing quote and a leading `=` also start an attribute),
+# possessively, so no spelling of an attribute slips past it. Every tag matches (most are
+# replaced by themselves): a pattern that could fail after a long scan would rescan from the
+# next "<" and take quadratic time itself.
+_MAX_ATTRIBUTES = 100
+_ATTRIBUTE = r"""(?>[\s/]*+[^\s/>][^\s/>=]*+(?:\s*+=\s*+(?:"[^"]*+"|'[^']*+'|[^\s>]*+))?)"""
+_EXCESS = rf"(</?[A-Za-z][^\s/>]*+{_ATTRIBUTE}{{0,{_MAX_ATTRIBUTES}}}+){_ATTRIBUTE}*+"
+_EXCESS_ATTRIBUTES = re.compile(_EXCESS)
+_EXCESS_ATTRIBUTES_BYTES = re.compile(_EXCESS.encode())
 # fmt: off
 ARTICLE_TYPES = frozenset({
     "article", "newsarticle", "blogposting", "reportagenewsarticle", "analysisnewsarticle",
@@ -116,6 +128,12 @@ def _decode(html: bytes | str, charset: str | None) -> bytes | str:
 
 
 def _parse(html: bytes | str) -> HtmlElement | None:
+    # itemgetter(1): the tag up to its first _MAX_ATTRIBUTES attributes, with no per-match
+    # template expansion in Python
+    if isinstance(html, bytes):
+        html = _EXCESS_ATTRIBUTES_BYTES.sub(itemgetter(1), html)
+    else:
+        html = _EXCESS_ATTRIBUTES.sub(itemgetter(1), html)
     # trafilatura.load_html decodes, repairs and parses exactly as trafilatura's own
     # extraction does, so the one tree serves both our rules and its body extraction.
     tree = trafilatura.load_html(html)

@@ -1,0 +1,94 @@
+"""Queries for API keys and idempotency records; flush, never commit."""
+
+from datetime import datetime
+
+from sqlalchemy import delete, exists, select, update
+from sqlalchemy.orm import Session
+
+from app.models import ApiKey, IdempotencyRecord
+
+
+class ApiKeyRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, name: str, scope: str, key_hash: str, prefix: str) -> ApiKey:
+        """A new key; IntegrityError when the name is taken."""
+        row = ApiKey(name=name, scope=scope, key_hash=key_hash, prefix=prefix)
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+    def get_by_hash(self, key_hash: str) -> ApiKey | None:
+        return self.session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash))
+
+    def get_by_id_or_name(self, ref: str) -> ApiKey | None:
+        by_name = self.session.scalar(select(ApiKey).where(ApiKey.name == ref))
+        if by_name is not None or not ref.isdigit():
+            return by_name
+        return self.session.get(ApiKey, int(ref))
+
+    def list_all(self) -> list[ApiKey]:
+        return list(self.session.scalars(select(ApiKey).order_by(ApiKey.id)))
+
+    def any_exist(self) -> bool:
+        """Whether any key was ever created, revoked ones included (else: open mode)."""
+        return bool(self.session.scalar(select(exists().select_from(ApiKey))))
+
+    def any_active(self) -> bool:
+        query = select(exists().where(ApiKey.revoked_at.is_(None)))
+        return bool(self.session.scalar(query))
+
+    def touch(self, key_id: int, at: datetime) -> None:
+        self.session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=at))
+
+
+class IdempotencyRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, owner: str, key: str) -> IdempotencyRecord | None:
+        query = select(IdempotencyRecord).where(
+            IdempotencyRecord.owner == owner, IdempotencyRecord.key == key
+        )
+        return self.session.scalar(query)
+
+    def add_pending(self, owner: str, key: str, method: str, path: str) -> IdempotencyRecord:
+        """Claim the key; IntegrityError when another request claimed it first."""
+        row = IdempotencyRecord(owner=owner, key=key, method=method, path=path)
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+    def complete(
+        self,
+        record_id: int,
+        request_hash: str,
+        status: int,
+        headers: list[list[str]],
+        body: bytes,
+    ) -> None:
+        self.session.execute(
+            update(IdempotencyRecord)
+            .where(IdempotencyRecord.id == record_id)
+            .values(
+                request_hash=request_hash,
+                status=status,
+                response_headers=headers,
+                response_body=body,
+            )
+        )
+
+    def remove(self, record_id: int) -> None:
+        self.session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id))
+
+    def remove_expired(
+        self, before: datetime, owner: str | None = None, key: str | None = None
+    ) -> int:
+        """Delete records created before `before`: all of them, or the one for owner and key."""
+        statement = delete(IdempotencyRecord).where(IdempotencyRecord.created_at < before)
+        if owner is not None and key is not None:
+            statement = statement.where(
+                IdempotencyRecord.owner == owner, IdempotencyRecord.key == key
+            )
+        return self.session.execute(statement).rowcount  # type: ignore[attr-defined, no-any-return]
