@@ -103,7 +103,12 @@ class SearchRepository:
         if self.postgres:
             options = f"StartSel={MARK[0]}, StopSel={MARK[1]}, MaxWords=30, MinWords=12"
             config = _regconfig(_pg_configs(language)[0])
-            snippet = func.ts_headline(config, Article.body, _pg_tsquery(terms, language), options)
+            # ts_headline parses whatever it is given: give it a window around the first
+            # match of the first word (its first letters, so stems match) not the whole body.
+            probe = next(t for t in terms if not t.negated).words[0][:5]
+            start = func.greatest(func.strpos(func.lower(Article.body), probe) - 300, 1)
+            window = func.substr(Article.body, start, 1500)
+            snippet = func.ts_headline(config, window, _pg_tsquery(terms, language), options)
             query = select(Article.id, snippet).where(Article.id.in_(ids))
         else:
             snippet = literal_column(f"snippet(article_fts, 1, '{MARK[0]}', '{MARK[1]}', '…', 24)")

@@ -756,6 +756,8 @@ def main() -> None:
     parser.add_argument("--postgres-url", help="a server to create a scratch database on")
     parser.add_argument("--workdir", type=Path, help="where the temp dir goes (default: $TMPDIR)")
     args = parser.parse_args()
+    if args.articles < 1000:
+        parser.error("--articles: at least 1,000 (every search must find 20 articles)")
     print(machine(), flush=True)
     with tempfile.TemporaryDirectory(dir=args.workdir, prefix="archive_scale_") as tmp:
         workdir = Path(tmp)

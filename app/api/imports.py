@@ -1,7 +1,8 @@
 """Batch import: a JSON list of up to 1,000 items, or a streamed NDJSON body of any length."""
 
+import asyncio
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
 
@@ -15,7 +16,7 @@ from app.api.deps import Restore
 from app.api.errors import problem_responses
 from app.db import session_scope
 from app.errors import InvalidInput, Unprocessable, UnsupportedMediaType
-from app.ingest import STATUSES, FetchContext, Outcome, prepare_all, store
+from app.ingest import STATUSES, FetchContext, Item, Outcome, prepare_all, store
 from app.observability import record_outcomes
 
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
@@ -54,12 +55,13 @@ async def import_articles(request: Request, restore: Restore = False) -> Streami
     kind, _ = media_type(request)
     settings = request.app.state.settings
     state = request.app.state
-    store_chunk = partial(_store, state.write_sessions, state.fetch_context, restore)
+    write = partial(_write, state.write_sessions, restore)
     if kind in NDJSON_TYPES:
-        outcomes = await _import_ndjson(request, store_chunk)
+        outcomes = await _import_ndjson(request, state.fetch_context, write)
     elif is_json(kind):
         items = _json_items(await read_limited(request, settings.max_import_bytes), settings)
-        outcomes = await run_in_threadpool(store_chunk, items)
+        prepared = await run_in_threadpool(prepare_all, items, state.fetch_context)
+        outcomes = await run_in_threadpool(write, prepared)
     else:
         raise UnsupportedMediaType(
             'send application/json ({"items": [...]}) or application/x-ndjson (one item a line)'
@@ -84,22 +86,45 @@ def _json_items(body: bytes, settings: Any) -> list[Any]:
 
 
 async def _import_ndjson(
-    request: Request, store_chunk: Callable[[list[Any]], list[Outcome]]
+    request: Request, context: FetchContext, write: Callable[[list[Item]], list[Outcome]]
 ) -> list[Outcome]:
-    """Store the stream chunk by chunk, each chunk in its own transaction."""
+    """Store the stream chunk by chunk, each chunk in its own transaction. Chunk n+1 is
+    parsed (and its URLs fetched) while chunk n is written: the database releases the GIL."""
     settings = request.app.state.settings
     outcomes: list[Outcome] = []
     chunk: list[Any] = []
-    async for line in lines(request, settings.max_body_bytes, settings.max_ndjson_bytes):
-        chunk.append(_decode_line(line))
-        if len(chunk) >= settings.import_chunk_size:
-            outcomes += await run_in_threadpool(store_chunk, chunk)
-            chunk = []
-    if chunk:
-        outcomes += await run_in_threadpool(store_chunk, chunk)
+    writing: asyncio.Future[list[Outcome]] | None = None
+    try:
+        async for line in lines(request, settings.max_body_bytes, settings.max_ndjson_bytes):
+            chunk.append(_decode_line(line))
+            if len(chunk) >= settings.import_chunk_size:
+                writing = await _hand_over(chunk, context, write, writing, outcomes)
+                chunk = []
+        if chunk:
+            writing = await _hand_over(chunk, context, write, writing, outcomes)
+        if writing is not None:
+            outcomes += await writing
+            writing = None
+    finally:
+        if writing is not None:  # the request failed mid-stream: let the last write finish
+            await asyncio.wait([writing])
     if not outcomes:
         raise InvalidInput("the NDJSON body has no items")
     return outcomes
+
+
+async def _hand_over(
+    chunk: list[Any],
+    context: FetchContext,
+    write: Callable[[list[Item]], list[Outcome]],
+    writing: "asyncio.Future[list[Outcome]] | None",
+    outcomes: list[Outcome],
+) -> "asyncio.Future[list[Outcome]]":
+    """Prepare `chunk` while the previous chunk is written, then start writing it."""
+    prepared = await run_in_threadpool(prepare_all, chunk, context)
+    if writing is not None:
+        outcomes += await writing
+    return asyncio.ensure_future(run_in_threadpool(write, prepared))
 
 
 def _decode_line(line: bytes) -> Any:
@@ -109,11 +134,8 @@ def _decode_line(line: bytes) -> Any:
         return exc  # this item's error; the others still go in
 
 
-def _store(
-    factory: sessionmaker[Session], context: FetchContext, restore: bool, items: Sequence[Any]
-) -> list[Outcome]:
-    """Parse and fetch first (no transaction open while fetching), then store in one."""
-    prepared = prepare_all(items, context)
+def _write(factory: sessionmaker[Session], restore: bool, prepared: list[Item]) -> list[Outcome]:
+    """Store prepared items in one transaction (nothing is fetched while it is open)."""
     with session_scope(factory) as session:
         return store(session, prepared, restore=restore)
 

@@ -8,6 +8,7 @@ The route or CLI that calls these owns the transaction.
 
 from app.ingest.prepare import (
     FetchContext,
+    Item,
     Prepared,
     Snapshot,
     Unchanged,
@@ -23,6 +24,7 @@ from app.ingest.takedown import delete_article
 __all__ = [
     "STATUSES",
     "FetchContext",
+    "Item",
     "Outcome",
     "Prepared",
     "Snapshot",

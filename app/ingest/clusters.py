@@ -1,5 +1,6 @@
 """Near-duplicate clustering of newly stored articles (signatures from app.neardup)."""
 
+from collections import defaultdict
 from collections.abc import Sequence
 
 from app.neardup import DEFAULT, Signature, decode
@@ -7,28 +8,40 @@ from app.repositories import ClusterRepository
 
 
 def assign(repo: ClusterRepository, new: Sequence[tuple[int, Signature]]) -> None:
-    """Store band keys of new articles; each near duplicate of an older article joins the
-    older one's cluster (its root: the first article of the story)."""
-    repo.insert_bands(
-        [
-            {"band_key": key, "article_id": article_id}
-            for article_id, sig in new
-            for key in set(DEFAULT.band_keys(sig))
-        ]
-    )
-    pairs = repo.candidates([article_id for article_id, _ in new])
-    if not pairs:
-        return
-    stored = repo.signatures({older for _, older in pairs})
+    """Each new article that is a near duplicate of an older one (stored, or earlier in this
+    batch) joins that article's cluster (rooted at the first article of the story); then
+    the new articles' band keys are stored for the next ones."""
+    keys = {article_id: sorted(set(DEFAULT.band_keys(sig))) for article_id, sig in new}
+    # One indexed probe per band key (not a self-join, whose cost grows with the table).
+    stored = repo.articles_with_bands({k for ks in keys.values() for k in ks})
+    signatures = repo.signatures({a for ids in stored.values() for a in ids})
     mine = dict(new)
-    roots: dict[int, int] = {}  # cluster roots chosen in this batch, by article
+    roots: dict[int, int | None] = {}  # new article -> its root (None: it starts a cluster)
+    seen: dict[int, list[int]] = defaultdict(list)  # band key -> new articles so far
     members: list[tuple[int, int]] = []
-    for article_id, older in sorted(pairs):  # oldest candidates first, batch order kept
-        if article_id in roots or older not in stored:
-            continue
-        encoded, cluster = stored[older]
-        if DEFAULT.is_near_duplicate(mine[article_id], decode(encoded)):
-            root = roots.get(older) or cluster or older
-            roots[article_id] = root
-            members.append((article_id, root))
+    for article_id, sig in new:
+        candidates = sorted({a for k in keys[article_id] for a in (*stored.get(k, ()), *seen[k])})
+        roots[article_id] = _root(sig, candidates, signatures, mine, roots)
+        if roots[article_id] is not None:
+            members.append((article_id, roots[article_id]))
+        for key in keys[article_id]:
+            seen[key].append(article_id)
     repo.join(members)
+    repo.insert_bands([{"band_key": k, "article_id": a} for a, ks in keys.items() for k in ks])
+
+
+def _root(
+    sig: Signature,
+    candidates: list[int],
+    stored: dict[int, tuple[bytes, int | None]],
+    mine: dict[int, Signature],
+    roots: dict[int, int | None],
+) -> int | None:
+    """The cluster root of the oldest candidate that really is a near duplicate."""
+    for other in candidates:  # oldest first
+        if other in mine:
+            if DEFAULT.is_near_duplicate(sig, mine[other]):
+                return roots.get(other) or other
+        elif other in stored and DEFAULT.is_near_duplicate(sig, decode(stored[other][0])):
+            return stored[other][1] or other
+    return None

@@ -3,8 +3,8 @@
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, or_, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy.orm import Session
 
 from app.models import Article, ArticleBand
 
@@ -17,18 +17,17 @@ class ClusterRepository:
         if rows:
             self.session.execute(insert(ArticleBand.__table__), rows)
 
-    def candidates(self, article_ids: Sequence[int]) -> list[tuple[int, int]]:
-        """(article, older article) pairs sharing at least one band key."""
-        if not article_ids:
-            return []
-        mine, other = aliased(ArticleBand), aliased(ArticleBand)
-        query = (
-            select(mine.article_id, other.article_id)
-            .join(other, and_(other.band_key == mine.band_key, other.article_id < mine.article_id))
-            .where(mine.article_id.in_(article_ids))
-            .distinct()
-        )
-        return [(a, b) for a, b in self.session.execute(query)]
+    def articles_with_bands(self, band_keys: set[int]) -> dict[int, list[int]]:
+        """Band key -> stored articles having it (one indexed lookup per key)."""
+        found: dict[int, list[int]] = {}
+        keys = sorted(band_keys)
+        for start in range(0, len(keys), 5000):  # stay under bind-parameter limits
+            query = select(ArticleBand.band_key, ArticleBand.article_id).where(
+                ArticleBand.band_key.in_(keys[start : start + 5000])
+            )
+            for key, article_id in self.session.execute(query):
+                found.setdefault(key, []).append(article_id)
+        return found
 
     def signatures(self, article_ids: Iterable[int]) -> dict[int, tuple[bytes, int | None]]:
         """Encoded signature and cluster of each article."""
