@@ -13,6 +13,7 @@ sets `scope["state"]["principal"]` for the routes and the idempotency middleware
 
 import ipaddress
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -50,6 +51,10 @@ class Principal:
 
 
 ANONYMOUS = Principal(None, None, None)
+
+
+LOOKUP_TTL = 2.0  # seconds
+LOOKUP_CACHE_SIZE = 10_000
 
 
 @dataclass(frozen=True)
@@ -120,6 +125,9 @@ class AuthMiddleware:
         self.app = app
         self.public_reads = settings.public_reads
         self.limiter = limiter
+        # Key lookups cost a thread hop and a query per request: remember them briefly.
+        # A new, revoked or first key therefore takes effect within LOOKUP_TTL seconds.
+        self._lookups: dict[str | None, tuple[float, Lookup]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         needed = (
@@ -143,7 +151,7 @@ class AuthMiddleware:
     async def _authenticate(self, scope: Scope, needed: str) -> Principal:
         token = bearer_token(scope)
         state = scope["app"].state
-        found = await run_in_threadpool(lookup_key, state.sessions, state.write_sessions, token)
+        found = await self._lookup(state, token)
         if not found.keys_exist:
             if not served_on_loopback(scope):
                 raise LoopbackOnly(
@@ -165,6 +173,17 @@ class AuthMiddleware:
                 scope=needed,
             )
         return Principal(found.key_id, found.name, found.scope)
+
+    async def _lookup(self, state: Any, token: str | None) -> Lookup:
+        now = time.monotonic()
+        cached = self._lookups.get(token)
+        if cached and cached[0] > now:
+            return cached[1]
+        found = await run_in_threadpool(lookup_key, state.sessions, state.write_sessions, token)
+        if len(self._lookups) >= LOOKUP_CACHE_SIZE:
+            self._lookups.clear()
+        self._lookups[token] = (now + LOOKUP_TTL, found)
+        return found
 
     def _limit(self, scope: Scope, principal: Principal) -> None:
         client: Any = scope.get("client")
