@@ -17,6 +17,7 @@ from app.parsing.normalize import clean_line, content_hash
 
 MAX_URL = 2048
 MAX_HEADLINE = 1000
+MAX_SOURCE = 300
 MAX_BODY = 1_000_000
 
 
@@ -144,7 +145,9 @@ class ArticleIn(BaseModel):
     body: str | None = Field(
         None, max_length=MAX_BODY, description="Paragraphs separated by blank lines."
     )
-    source: str | None = Field(None, max_length=300, description="Credited news organisation.")
+    source: str | None = Field(
+        None, max_length=MAX_SOURCE, description="Credited news organisation."
+    )
     related_links: list[RelatedLink] = Field([], max_length=500)
     url: Url | None = Field(
         None, description="Alone: the page to fetch. Otherwise where the article came from."

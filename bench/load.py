@@ -2,7 +2,8 @@
 
     python bench/load.py [--duration 60] [--preload 20000] [--connections 16] [--writers 2]
                          [--write-rate 1] [--read-rate 0] [--batch 50-100]
-                         [--postgres-url URL] [--api-key KEY]
+                         [--postgres-url URL [--pg-setting NAME=VALUE]] [--no-key]
+                         [--server-log PATH]
 
 SQLite (a temp file) by default; with --postgres-url a fresh database `load_<random>` is
 created on that server, migrated, and dropped at the end (the database named in the URL is
@@ -26,12 +27,13 @@ import os
 import random
 import resource
 import secrets
+import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -47,7 +49,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import ArticleMaker
-from util import Server, migrate
+from util import ROOT, Server, migrate
 
 from app.parsing.seed_text import parse_seed_text
 
@@ -73,7 +75,9 @@ class Corpus:
         rng = random.Random(seed)
         self.paragraphs = [self.maker.paragraph(rng) for _ in range(pool)]
         self.seed = seed
-        self.common_words = self.maker.words[30:300]  # each in roughly 15-60 % of articles
+        # Each in 13-78 % of the articles; a random pair of them in ~7 % (median), like the
+        # "two common words" of LIMITS.md.
+        self.common_words = self.maker.words[30:300]
 
     def text(self, n: int, marker: str = "") -> str:
         rng = random.Random(self.seed * 1_000_003 + n)
@@ -92,7 +96,7 @@ class Recorder:
 
     def __init__(self, run: str) -> None:
         self.run = run
-        self.latency: dict[str, list[float]] = defaultdict(list)
+        self.latency: dict[str, list[float]] = {route: [] for route in ROUTES}
         self.errors: Counter[tuple[str, str]] = Counter()
         self.acked: list[tuple[int, int]] = []  # (article number, id) answered "created"
         self.failed: list[int] = []  # article numbers of import requests that failed
@@ -134,9 +138,17 @@ class Recorder:
             else:
                 self.error("import", f"item {result['status']}")
 
+    def error_count(self, exceptions_only: bool = False) -> int:
+        with self.lock:
+            return sum(
+                count
+                for (_, kind), count in self.errors.items()
+                if kind.startswith("exception") or not exceptions_only
+            )
+
     def requests(self) -> int:
-        failed = sum(c for (_, kind), c in self.errors.items() if kind.startswith("exception"))
-        return sum(map(len, self.latency.values())) + failed
+        """Requests answered or failed so far."""
+        return sum(map(len, self.latency.values())) + self.error_count(exceptions_only=True)
 
 
 @dataclass
@@ -348,10 +360,11 @@ def _check_over_http(target: Target, sample: list[tuple[int, int]]) -> int:
 
 def run(args: argparse.Namespace, db_url: str, workdir: Path) -> int:
     corpus, rec = Corpus(), Recorder(secrets.token_hex(3))
-    headers = {"authorization": f"Bearer {args.api_key}"} if args.api_key else {}
     log, prom = args.server_log or workdir / "server.log", workdir / "prometheus"
+    log.unlink(missing_ok=True)  # the server appends; summarize this run only
     prom.mkdir()
     migrate(db_url)
+    headers = {} if args.no_key else {"authorization": f"Bearer {create_key(db_url)}"}
     env = {"PROMETHEUS_MULTIPROC_DIR": str(prom), "RATE_LIMIT_PER_MINUTE": "0"}
     server = Server(db_url, workers=2, log_file=log, **env)
     try:
@@ -359,6 +372,7 @@ def run(args: argparse.Namespace, db_url: str, workdir: Path) -> int:
         target = Target(server.url, headers, rec, preload(server.url, headers, corpus, args))
         preload_rate = args.preload / (time.perf_counter() - started)
         files_after_preload = sqlite_files(workdir)
+        analyze_postgres(db_url)
         results = measure(args, server, corpus, target, db_url)
         report(args, rec, results, preload_rate)
         if files_after_preload:
@@ -367,10 +381,30 @@ def run(args: argparse.Namespace, db_url: str, workdir: Path) -> int:
         lost = verify(db_url, corpus, target)
     finally:
         server.stop()
-    errors = sum(rec.errors.values())
+    errors = rec.error_count()
     print(f"errors: {errors} (target 0)")
     summarize_log(log, results["window"])
     return 1 if lost or errors else 0
+
+
+def analyze_postgres(db_url: str) -> None:
+    """Statistics for the planner after the bulk preload, as autovacuum would gather them."""
+    if make_url(db_url).get_backend_name() != "postgresql":
+        return
+    engine = create_engine(db_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        autovacuum = conn.execute(text("SHOW autovacuum")).scalar_one()
+        conn.execute(text("ANALYZE"))
+    engine.dispose()
+    print(f"postgres: ANALYZE after the preload (autovacuum is {autovacuum} on this server)")
+
+
+def create_key(db_url: str) -> str:
+    """A new admin API key (so requests take the authenticated path, as in production)."""
+    command = [sys.executable, "-m", "app", "keys", "create", "--scope", "admin", "--name", "load"]
+    env = {**os.environ, "DATABASE_URL": db_url}
+    done = subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+    return done.stdout.strip()
 
 
 def sqlite_files(workdir: Path) -> str:
@@ -385,13 +419,17 @@ def measure(
     numbers = iter(range(args.preload, 10**9))  # article numbers; next() is atomic
     interval = args.writers / args.write_rate if args.write_rate else 0.0
     threads = [
-        threading.Thread(target=writer, args=(target, corpus, numbers, interval, args.batch, i))
+        threading.Thread(
+            target=writer, args=(target, corpus, numbers, interval, args.batch, i), daemon=True
+        )
         for i in range(args.writers)
     ]
     readers = args.connections - args.writers
     read_interval = readers / args.read_rate if args.read_rate else 0.0
     threads += [
-        threading.Thread(target=reader, args=(target, corpus.common_words, read_interval, 100 + i))
+        threading.Thread(
+            target=reader, args=(target, corpus.common_words, read_interval, 100 + i), daemon=True
+        )
         for i in range(readers)
     ]
     histogram = server_histogram(server.url)
@@ -401,10 +439,12 @@ def measure(
     started, wall_start = time.perf_counter(), time.time()
     for thread in threads:
         thread.start()
-    _progress(args.duration, started, target.rec)
-    target.stop.set()
-    for thread in threads:
-        thread.join()
+    try:
+        _progress(args.duration, started, target.rec)
+    finally:
+        target.stop.set()
+        for thread in threads:
+            thread.join()
     elapsed = time.perf_counter() - started
     after = (cpu_seconds(server.process.pid), self_cpu(), *machine_busy())
     database_used = sum(t - database.get(pid, 0.0) for pid, t in database_cpu(db_url).items())
@@ -424,7 +464,7 @@ def _progress(duration: float, started: float, rec: Recorder) -> None:
         while (elapsed := time.perf_counter() - started) < duration:
             time.sleep(min(0.5, duration - elapsed))
             bar.n = round(time.perf_counter() - started, 1)
-            errors = sum(rec.errors.values())
+            errors = rec.error_count()
             bar.set_postfix_str(
                 f"{rec.requests() / bar.n:,.0f} req/s, {errors} errors, "
                 f"{len(rec.acked):,} articles written"
@@ -450,6 +490,8 @@ def report(args: argparse.Namespace, rec: Recorder, results: dict, preload_rate:
         f"{args.batch} articles a request ({pacing}), "
         f"{args.connections - args.writers} reading {reading}"
     )
+    auth = "none (open mode, loopback only)" if args.no_key else "a bearer API key (admin scope)"
+    print(f"auth: {auth}; rate limiting off (RATE_LIMIT_PER_MINUTE=0); server: 2 workers")
     head = ("route", "requests", "req/s", "p50 ms", "p99 ms", "max ms", "errors")
     print("{:32} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7}".format(*head))
     for key, label in ROUTES.items():
@@ -539,12 +581,19 @@ def summarize_log(path: Path, window: tuple[float, float]) -> None:
             print(f"    {line}")
 
 
-def fresh_postgres(admin_url: str) -> tuple[Engine, str, str]:
-    """Create `load_<random>` on the server of `admin_url`; (admin engine, name, its URL)."""
+def fresh_postgres(admin_url: str, settings: Sequence[str] = ()) -> tuple[Engine, str, str]:
+    """Create `load_<random>` on the server of `admin_url`, with `NAME=VALUE` settings of its
+    own (ALTER DATABASE ... SET); (admin engine, name, its URL)."""
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     name = f"load_{secrets.token_hex(4)}"
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
+        for setting in settings:
+            key, value = setting.split("=", 1)
+            if not key.replace("_", "").isalnum():
+                raise SystemExit(f"not a setting name: {key!r}")
+            literal = value.replace("'", "''")
+            conn.execute(text(f"ALTER DATABASE \"{name}\" SET {key} = '{literal}'"))
     url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     return admin, name, url
 
@@ -563,16 +612,26 @@ def main() -> None:
     )
     parser.add_argument("--batch", default="50-100", help="articles per import, LOW-HIGH")
     parser.add_argument("--postgres-url", help="run on a fresh database on this server")
+    parser.add_argument(
+        "--pg-setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting of the fresh Postgres database, e.g. random_page_cost=1.1 (repeatable)",
+    )
     parser.add_argument("--server-log", type=Path, help="keep the server's JSON log here")
-    parser.add_argument("--api-key", help="sent as a bearer token (keys exist on the server)")
+    parser.add_argument(
+        "--no-key", action="store_true", help="no API key: the service's open (loopback) mode"
+    )
     args = parser.parse_args()
     if not 0 < args.writers < args.connections:
         parser.error("--writers must be at least 1 and fewer than --connections")
     with tempfile.TemporaryDirectory(prefix="load-") as tmp:
         if not args.postgres_url:
             sys.exit(run(args, f"sqlite:///{Path(tmp) / 'load.db'}", Path(tmp)))
-        admin, name, url = fresh_postgres(args.postgres_url)
-        print(f"database: {name} (fresh, dropped at the end)")
+        admin, name, url = fresh_postgres(args.postgres_url, args.pg_setting)
+        settings = f", with {', '.join(args.pg_setting)}" if args.pg_setting else ""
+        print(f"database: {name} (fresh{settings}, dropped at the end)")
         try:
             code = run(args, url, Path(tmp))
         finally:

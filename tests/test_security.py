@@ -7,6 +7,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +19,7 @@ import app.cli
 from app.config import Settings
 from app.main import create_app
 from app.models import ApiKey
+from app.security import auth
 from app.security.commands import refuse_unsafe_bind
 from tests.conftest import ROOT, KeyMaker, bearer, seed_text
 
@@ -153,10 +155,14 @@ def test_a_bad_key_is_a_401(client: TestClient, make_key: KeyMaker, authorizatio
     assert "error=" in response.headers["www-authenticate"]
 
 
-def test_a_revoked_key_is_a_401(client: TestClient, make_key: KeyMaker, database_url: str) -> None:
+def test_a_revoked_key_is_a_401_within_the_lookup_cache_time(
+    client: TestClient, make_key: KeyMaker, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(auth, "LOOKUP_TTL", 0.3)
     key = make_key("admin", name="leaked")
     assert client.get("/v1/articles", headers=bearer(key)).status_code == 200
     run_cli(database_url, "keys", "revoke", "leaked")
+    time.sleep(0.4)  # key lookups are remembered for LOOKUP_TTL seconds
     response = client.get("/v1/articles", headers=bearer(key))
     assert response.status_code == 401
     assert 'error="invalid_token"' in response.headers["www-authenticate"]

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from app.api.body import is_json, lines, media_type, parse_json, read_limited
 from app.api.deps import Restore
 from app.api.errors import problem_responses
-from app.db import session_scope
+from app.db import checkpoint_if_large, session_scope
 from app.errors import InvalidInput, Unprocessable, UnsupportedMediaType
 from app.ingest import STATUSES, FetchContext, Item, Outcome, prepare_all, store
 from app.observability import record_outcomes
@@ -137,7 +137,9 @@ def _decode_line(line: bytes) -> Any:
 def _write(factory: sessionmaker[Session], restore: bool, prepared: list[Item]) -> list[Outcome]:
     """Store prepared items in one transaction (nothing is fetched while it is open)."""
     with session_scope(factory) as session:
-        return store(session, prepared, restore=restore)
+        outcomes = store(session, prepared, restore=restore)
+    checkpoint_if_large(factory.kw["bind"])
+    return outcomes
 
 
 def _render(outcomes: list[Outcome], per_chunk: int = 2000) -> Iterator[str]:

@@ -25,7 +25,7 @@ from app.parsing.seed_text import parse_seed_text
 from app.parsing.structured import caller_overrides, parse_fields
 from app.parsing.urls import normalize_url
 from app.repositories import ArticleRepository
-from app.schemas import ArticleIn, NormalizedArticle
+from app.schemas import MAX_URL, ArticleIn, NormalizedArticle
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,9 @@ class Prepared:
         """Normalized URL -> the URL as seen, for every URL of the article."""
         keys: dict[str, str] = {}
         for url in self.urls:
-            if url and (key := normalize_url(url)):
+            # A URL, or its key (percent-encoding can make it the longer), that outgrows its
+            # column cannot be an alias; the article still keeps it as its `url`.
+            if url and len(url) <= MAX_URL and (key := normalize_url(url)) and len(key) <= MAX_URL:
                 keys.setdefault(key, url)
         return keys
 
@@ -212,16 +214,22 @@ def _host_slot(context: FetchContext, url: str) -> Iterator[None]:
 
 
 def _snapshot(url: str, page: FetchedPage) -> Snapshot:
+    # What the upstream sent goes into bounded columns (page_snapshot): a value too long for
+    # its column is not kept (no conditional GET next time, the charset sniffed again).
     return Snapshot(
         url=url,
-        final_url=page.final_url,
+        final_url=_fit(page.final_url, MAX_URL),
         fetched_at=utcnow(),
-        content_type=page.content_type,
-        charset=page.charset,
-        etag=page.etag,
-        last_modified=page.last_modified,
+        content_type=_fit(page.content_type, 255),
+        charset=_fit(page.charset, 64),
+        etag=_fit(page.etag, 1024),
+        last_modified=_fit(page.last_modified, 255),
         raw=page.body,
     )
+
+
+def _fit(value: str | None, limit: int) -> str | None:
+    return value if value is None or len(value) <= limit else None
 
 
 def describe(exc: ValidationError) -> str:

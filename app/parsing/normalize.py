@@ -15,6 +15,9 @@ _TABLE: dict[int, str | None] = {
     # Every other Unicode space becomes a plain space, so lines need only "  " checks later.
     **dict.fromkeys(map(ord, "\t\xa0\u1680\u202f\u205f\u3000"), " "),
     **dict.fromkeys(range(0x2000, 0x200B), " "),
+    # Lone surrogates are not text (only broken decoding or JSON escapes make them) and cannot
+    # be encoded: they become U+FFFD, as undecodable bytes do.
+    **dict.fromkeys(range(0xD800, 0xE000), "\ufffd"),
 }
 
 

@@ -4,7 +4,7 @@ import re
 
 from app.errors import Unprocessable
 from app.parsing.normalize import clean_text, split_blocks
-from app.schemas import Extraction, NormalizedArticle, RelatedLink
+from app.schemas import MAX_HEADLINE, Extraction, NormalizedArticle, RelatedLink
 
 EXTRACTOR = "news-archive-seed/1"
 _SOURCE = re.compile(r"^sources?\s*:\s*(?P<value>.+)$", re.IGNORECASE)
@@ -74,7 +74,8 @@ def _related_link(value: str) -> RelatedLink | None:
     url_match = _URL.search(value)
     url = url_match.group(0).rstrip(".,;") if url_match else None
     rest = value.replace(url_match.group(0), " ") if url_match else value
-    title = " ".join(rest.split()).strip(_SEPARATORS) or None
+    # Clipped like a headline: the link is built without validation, and served with it.
+    title = " ".join(rest.split()).strip(_SEPARATORS)[:MAX_HEADLINE] or None
     if url is None and title is None:
         return None
     # Already clean and never both empty: skip re-validation on this hot path.

@@ -110,6 +110,8 @@ def _host(host: str) -> str:
     if not _ASCII_HOST.fullmatch(host):  # Unicode, or characters no host name has
         host = idna.encode(host, uts46=True).decode("ascii")
     labels = host.split(".")
+    if len(host) > 253 or any(len(label) > 63 for label in labels):  # what idna also refuses
+        raise ValueError("longer than a DNS name can be")
     while len(labels) > 2 and labels[0] in _PREFIXES:
         del labels[0]
     if not all(labels):

@@ -14,6 +14,7 @@ sets `scope["state"]["principal"]` for the routes and the idempotency middleware
 import ipaddress
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -53,6 +54,7 @@ class Principal:
 ANONYMOUS = Principal(None, None, None)
 
 
+_TOUCHER = ThreadPoolExecutor(1, thread_name_prefix="key-touch")
 LOOKUP_TTL = 2.0  # seconds
 LOOKUP_CACHE_SIZE = 10_000
 
@@ -95,7 +97,8 @@ def lookup_key(
         last_used = key.last_used_at
     now = datetime.now(UTC)
     if not found.revoked and (last_used is None or now - last_used > TOUCH_EVERY):
-        _touch(write_sessions, key.id, now)
+        # Bookkeeping off the request path: it may wait for SQLite's write lock.
+        _TOUCHER.submit(_touch, write_sessions, key.id, now)
     return found
 
 

@@ -44,6 +44,8 @@ _URL_DATE = re.compile(
     r"/(?P<y>(?:19|20)\d\d)[/-](?P<m>0?[1-9]|1[0-2])[/-](?P<d>0?[1-9]|[12]\d|3[01])(?:[/_.-]|$)"
 )
 _MIN_YEAR = 1900  # CMS placeholders such as 0001-01-01 are not dates
+# Nor is 9999-12-31 ("never"); and below it any offset still converts to UTC without overflow.
+_MAX_YEAR = 9998
 _MAX_DATE_TEXT = 64
 _MAX_OFFSET_HOURS = 14
 _DAY = timedelta(days=1)
@@ -68,7 +70,8 @@ def _parse(text: str | None) -> datetime | None:
             value = parsedate_to_datetime(text)
         except (TypeError, ValueError, IndexError):
             return None
-    if value.year < _MIN_YEAR or value == datetime(1970, 1, 1, tzinfo=value.tzinfo):
+    epoch = datetime(1970, 1, 1, tzinfo=value.tzinfo)
+    if not _MIN_YEAR <= value.year <= _MAX_YEAR or value == epoch:
         return None
     return value
 

@@ -13,7 +13,7 @@ from app.parsing.html.body import Body, extract_body
 from app.parsing.html.links import LinkIndex
 from app.parsing.html.page import NO_BODY, Found, Page, load_page
 from app.parsing.normalize import clean_line, normalize_body
-from app.schemas import Extraction, NormalizedArticle, RelatedLink
+from app.schemas import MAX_SOURCE, Extraction, NormalizedArticle, RelatedLink
 
 EXTRACTOR = f"news-archive-html/1 (trafilatura {trafilatura.__version__})"
 _MAX_LINKS = 50
@@ -66,8 +66,9 @@ def _fields(
     return {
         "headline": metadata.headline(page) or _headline_from_body(body),
         "body": Found(normalize_body("\n\n".join(body.paragraphs)), body.rule),
-        # Explicit credit in the text, then the byline's organisation, then the site.
-        "source": body.source or who.organisation or metadata.site_name(page),
+        # Explicit credit in the text, then the byline's organisation, then the site; a
+        # "name" longer than any organisation's (a JSON-LD blob, say) is no name.
+        "source": _name(body.source) or _name(who.organisation) or _name(metadata.site_name(page)),
         "related_links": _related_links(body, links),
         "authors": who.authors,
         "published_at": _utc(published),
@@ -77,6 +78,10 @@ def _fields(
         "top_image": metadata.top_image(page),
         "tags": metadata.tags(page),
     }
+
+
+def _name(found: Found[str] | None) -> Found[str] | None:
+    return found if found and len(found.value) <= MAX_SOURCE else None
 
 
 def _utc(found: Found[datetime] | None) -> Found[datetime] | None:

@@ -103,7 +103,8 @@ class Page:
             scheme = urlsplit(absolute).scheme
         except ValueError:  # malformed IPv6 brackets and the like
             return None
-        return absolute if scheme in ("http", "https") else None
+        # Joined to a long page URL, a short href can still outgrow what the archive stores.
+        return absolute if scheme in ("http", "https") and len(absolute) <= _MAX_URL else None
 
 
 def load_page(html: bytes | str, url: str | None, charset: str | None) -> Page:
