@@ -80,6 +80,7 @@ def decode_text(body: bytes, charset: str) -> str:
 def parse_json(body: bytes | str) -> Any:
     """Decoded JSON; InvalidInput for malformed, non-UTF-8 or absurdly nested documents, and
     for strings no database can store (see `check_json`)."""
+    _precount(body)
     try:
         document = json.loads(body)
     except UnicodeDecodeError:
@@ -92,6 +93,17 @@ def parse_json(body: bytes | str) -> Any:
         raise InvalidInput("body is not valid JSON: a number has too many digits") from None
     check_json(document)
     return document
+
+
+def _precount(body: bytes | str) -> None:
+    """Refuse a document with too many values before decoding it: 64 MB of `[{},{},...]`
+    would otherwise become gigabytes of Python objects. Commas and openers bound the number
+    of values from above (those inside strings only make the bound looser)."""
+    raw = body.encode() if isinstance(body, str) else body
+    if len(raw) < 2 * MAX_JSON_VALUES:
+        return
+    if raw.count(b",") + raw.count(b"{") + raw.count(b"[") > MAX_JSON_VALUES:
+        raise PayloadTooLarge(f"the JSON has more than {MAX_JSON_VALUES} values")
 
 
 def check_json(document: Any) -> None:
