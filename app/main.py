@@ -46,7 +46,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.fetch_context = make_fetch_context(
             fetcher, pool, app.state.sessions, settings.fetch_per_host
         )
+        # last-used bookkeeping of API keys, off the request path; drained before the
+        # engine goes away so no connection outlives it
+        app.state.key_toucher = ThreadPoolExecutor(1, thread_name_prefix="key-touch")
         yield
+        app.state.key_toucher.shutdown(wait=True)
         pool.shutdown(wait=False, cancel_futures=True)
         fetcher.close()
         engine.dispose()

@@ -14,7 +14,7 @@ sets `scope["state"]["principal"]` for the routes and the idempotency middleware
 import ipaddress
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -54,7 +54,6 @@ class Principal:
 ANONYMOUS = Principal(None, None, None)
 
 
-_TOUCHER = ThreadPoolExecutor(1, thread_name_prefix="key-touch")
 LOOKUP_TTL = 2.0  # seconds
 LOOKUP_CACHE_SIZE = 10_000
 
@@ -85,7 +84,10 @@ def bearer_token(scope: Scope) -> str | None:
 
 
 def lookup_key(
-    sessions: sessionmaker[Session], write_sessions: sessionmaker[Session], token: str | None
+    sessions: sessionmaker[Session],
+    write_sessions: sessionmaker[Session],
+    toucher: Executor,
+    token: str | None,
 ) -> Lookup:
     """Find the key (and note its use, at most once a minute); in a worker thread."""
     with sessions() as session:
@@ -98,7 +100,7 @@ def lookup_key(
     now = datetime.now(UTC)
     if not found.revoked and (last_used is None or now - last_used > TOUCH_EVERY):
         # Bookkeeping off the request path: it may wait for SQLite's write lock.
-        _TOUCHER.submit(_touch, write_sessions, key.id, now)
+        toucher.submit(_touch, write_sessions, key.id, now)
     return found
 
 
@@ -182,7 +184,9 @@ class AuthMiddleware:
         cached = self._lookups.get(token)
         if cached and cached[0] > now:
             return cached[1]
-        found = await run_in_threadpool(lookup_key, state.sessions, state.write_sessions, token)
+        found = await run_in_threadpool(
+            lookup_key, state.sessions, state.write_sessions, state.key_toucher, token
+        )
         if len(self._lookups) >= LOOKUP_CACHE_SIZE:
             self._lookups.clear()
         self._lookups[token] = (now + LOOKUP_TTL, found)
