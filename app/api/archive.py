@@ -6,7 +6,6 @@ from fastapi import APIRouter, Query
 
 from app.api.deps import ArticleId, ReadSession
 from app.api.errors import problem_responses
-from app.errors import NotFound
 from app.pagination import decode_cursor, encode_cursor
 from app.repositories import ArticleRepository, ChangeRepository, ClusterRepository
 from app.schemas import ArticleRead, ChangePage, DuplicateList, SourceList
@@ -39,9 +38,7 @@ def list_sources(session: ReadSession) -> Any:
 )
 def list_duplicates(article_id: ArticleId, session: ReadSession) -> Any:
     """The other articles of its near-duplicate cluster (the same story republished)."""
-    article = ArticleRepository(session).get(article_id)
-    if article is None:
-        raise NotFound(f"no article with id {article_id}")
+    article = ArticleRepository(session).require(article_id)
     return {
         "cluster_id": article.cluster_id or article.id,
         "items": ClusterRepository(session).members(article),

@@ -106,10 +106,7 @@ def create_article(
 )
 def get_article(article_id: ArticleId, session: ReadSession) -> Any:
     """The stored article with this id."""
-    article = ArticleRepository(session).get(article_id)
-    if article is None:
-        raise NotFound(f"no article with id {article_id}")
-    return article
+    return ArticleRepository(session).require(article_id)
 
 
 @router.delete(

@@ -8,7 +8,7 @@ from app.api.deps import ArticleId, ReadSession, WriteSession
 from app.api.errors import problem_responses
 from app.errors import NotFound
 from app.ingest import reextract, versions
-from app.models import Article, ArticleRevision
+from app.models import ArticleRevision
 from app.parsing.diff import diff_paragraphs
 from app.repositories import ArticleRepository
 from app.schemas import ReextractResult, RevisionDiff, RevisionList, RevisionRead
@@ -17,16 +17,9 @@ router = APIRouter(prefix="/v1/articles/{article_id}", tags=["revisions"])
 Number = Path(ge=1, le=1_000_000, description="Version number, from 1.")
 
 
-def _article(repo: ArticleRepository, article_id: int) -> Article:
-    article = repo.get(article_id)
-    if article is None:
-        raise NotFound(f"no article with id {article_id}")
-    return article
-
-
 def _version(repo: ArticleRepository, article_id: int, number: int) -> list[ArticleRevision]:
     """Versions up to and including `number`; NotFound when there is no such version."""
-    found = versions(repo, _article(repo, article_id))
+    found = versions(repo, repo.require(article_id))
     if number > len(found):
         raise NotFound(f"article {article_id} has no revision {number} (it has {len(found)})")
     return found[:number]
@@ -41,7 +34,7 @@ def _version(repo: ArticleRepository, article_id: int, number: int) -> list[Arti
 def list_revisions(article_id: ArticleId, session: ReadSession) -> Any:
     """Oldest first, each with what changed since the one before."""
     repo = ArticleRepository(session)
-    return {"items": versions(repo, _article(repo, article_id))}
+    return {"items": versions(repo, repo.require(article_id))}
 
 
 @router.get(

@@ -3,7 +3,7 @@
 import zlib
 from datetime import datetime
 
-from app.errors import Conflict, NotFound
+from app.errors import Conflict
 from app.models import Article, ArticleRevision, utcnow
 from app.parsing.diff import diff_stats
 from app.parsing.html import extract_article
@@ -88,9 +88,7 @@ def versions(repo: ArticleRepository, article: Article) -> list[ArticleRevision]
 
 def reextract(repo: ArticleRepository, article_id: int) -> tuple[bool, Article]:
     """Run the current extractor over the stored bytes; a new revision if the text changed."""
-    article = repo.get(article_id)
-    if article is None:
-        raise NotFound(f"no article with id {article_id}")
+    article = repo.require(article_id)
     snapshot = repo.snapshot(article_id)
     if snapshot is None:
         raise Conflict(

@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, delete, func, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from app.errors import NotFound
 from app.models import Article, ArticleRevision, ArticleUrl, PageSnapshot, RelatedLinkRow, Source
 
 
@@ -59,6 +60,13 @@ class ArticleRepository:
 
     def get(self, article_id: int) -> Article | None:
         return self.session.get(Article, article_id)
+
+    def require(self, article_id: int) -> Article:
+        """The article, or NotFound."""
+        article = self.get(article_id)
+        if article is None:
+            raise NotFound(f"no article with id {article_id}")
+        return article
 
     def list_page(self, *, limit: int, before_id: int | None, filters: Filters) -> Page:
         """Newest first (by id), keyset-paginated: rows with id below `before_id`."""
