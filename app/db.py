@@ -1,5 +1,7 @@
 """Engine and session factories; commit happens at the request or command boundary only."""
 
+import logging
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 
+_log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 30_000
 SQLITE_WRITE_WAIT = 60.0  # seconds a writer queues before the request is a 503
 
 
@@ -52,7 +57,7 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA cache_size=-65536")
         # Checkpoint (the only fsync under synchronous=NORMAL) every ~40 MB of WAL, not 4 MB.
         cursor.execute("PRAGMA wal_autocheckpoint=10000")
@@ -88,9 +93,14 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
     return engine
 
 
-def checkpoint_if_large(engine: Engine, limit: int = 64 * 1024 * 1024) -> None:
+def checkpoint_if_large(engine: Engine, limit: int = 64 * 1024 * 1024, wait: float = 2.0) -> None:
     """Restart a SQLite WAL that has grown past `limit` bytes. Continuous readers keep an
-    automatic checkpoint from ever restarting the log, so it grows without bound."""
+    automatic checkpoint from ever restarting the log, so it grows without bound.
+
+    Best effort: the caller's transaction has committed, so a checkpoint that cannot run
+    now (readers on an old snapshot, another writer) is left to the next large write; it
+    waits at most `wait` seconds and never raises for that.
+    """
     database = engine.url.database
     if engine.dialect.name != "sqlite" or not database or database == ":memory:":
         return
@@ -98,7 +108,17 @@ def checkpoint_if_large(engine: Engine, limit: int = 64 * 1024 * 1024) -> None:
     if not wal.exists() or wal.stat().st_size < limit:
         return
     with engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        # On the driver connection, outside any transaction: inside one SQLite refuses a
+        # checkpoint ("database table is locked").
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        try:
+            raw.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
+            raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        except sqlite3.OperationalError as exc:
+            _log.info("WAL checkpoint postponed: %s", exc)
+        finally:
+            raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
 
 def writer(engine: Engine) -> Engine:
