@@ -111,7 +111,7 @@ def export(settings: Settings, out: Path, fmt: Format, filters: Filters, progres
         repo = ArticleRepository(session)
         total = repo.count(filters)
         with tqdm(total=total, desc="exporting", unit=" articles", disable=not progress) as bar:
-            for chunk in lines(_counted(repo.iterate(filters), bar, written), fmt):
+            for chunk in lines(_counted(repo.export_rows(filters), bar, written), fmt):
                 handle.write(chunk)
     engine.dispose()
     return written[0]

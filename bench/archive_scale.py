@@ -25,7 +25,11 @@ database in the URL is only used to connect). Per database it prints:
    the load of other processes on a shared machine weighs on both sides of each ratio.
 4. page 500 / page 1; 5. size on disk per 1,000 articles (SQLite: file + WAL after a
    checkpoint; Postgres: pg_database_size after VACUUM ANALYZE).
-Targets: import >= 50 % of raw; search p95 <= 2x floor p95; page 500 <= 1.5x page 1.
+6. export: the whole archive as JSONL through GET /v1/export, read as it streams, with the
+   server's resident memory before and its peak during the export (flat: the peak stays
+   near the starting RSS whatever the archive's size).
+Targets: import >= 50 % of raw; search p95 <= 2x floor p95; page 500 <= 1.5x page 1;
+export of 100,000 articles < 30 s.
 Also printed: the 1-minute load average after each phase (the import and the raw ceiling
 run one after the other, so only those figures are exposed to a change of load).
 Progress goes to stderr; the server's own log to a file in the work directory.
@@ -414,12 +418,46 @@ class Floor:
     count: Callable[[Any], int]  # matching articles
 
 
-# --- EXPORT (placeholder) -------------------------------------------------------------------
-# Export timing is not measured yet. Whoever adds it: time the export of the whole archive
-# through `base_url` here (the server is still running when `measure` calls this), return
-# the seconds; the table then prints articles/s on the "export" row instead of "not measured".
-def export_timing(base_url: str, count: int) -> float | None:
-    return None
+# --- export --------------------------------------------------------------------------------
+
+
+@dataclass
+class Export:
+    seconds: float
+    lines: int
+    mb: float  # size of the JSONL
+    rss_before_mb: float  # server resident memory just before the export
+    rss_peak_mb: float  # the server's peak resident memory during the export
+
+
+def export_timing(server: Server, count: int) -> Export:
+    """The whole archive through GET /v1/export?format=jsonl, read as it streams (lines
+    counted, nothing kept); the server's peak RSS is reset first (/proc/PID/clear_refs) so
+    the peak is the export's own."""
+    pid = server.process.pid
+    rss_before = _status_mb(pid, "VmRSS")
+    Path(f"/proc/{pid}/clear_refs").write_text("5")  # 5: reset VmHWM to the current RSS
+    lines = size = 0
+    started = time.perf_counter()
+    with (
+        httpx.Client(base_url=server.url, timeout=600) as client,
+        client.stream("GET", "/v1/export", params={"format": "jsonl"}) as response,
+    ):
+        response.raise_for_status()
+        for chunk in response.iter_bytes():
+            lines += chunk.count(b"\n")
+            size += len(chunk)
+    seconds = time.perf_counter() - started
+    if lines != count:
+        raise RuntimeError(f"export gave {lines:,} lines for {count:,} articles")
+    return Export(seconds, lines, size / 1e6, rss_before, _status_mb(pid, "VmHWM"))
+
+
+def _status_mb(pid: int, field: str) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 # --- the databases -------------------------------------------------------------------------
@@ -623,7 +661,7 @@ class Figures:
     articles: int
     duplicates: int
     import_s: float
-    export_s: float | None
+    export: Export
     rss_mb: float
     http: dict[str, list[float]]
     deep_page: int
@@ -657,7 +695,8 @@ def measure(target: Target, ndjson: Path, rows: Rows, pairs: list, duplicates: i
             http = latencies(server.url, pairs, floor, ids, deep_page)
             load["reads"] = load_average()
             matches = [floor.count(params) for params in floor.params]
-        export_s = export_timing(server.url, count)
+        export = export_timing(server, count)
+        load["export"] = load_average()
     except BaseException:
         print(
             f"server log tail ({log}):",
@@ -674,7 +713,7 @@ def measure(target: Target, ndjson: Path, rows: Rows, pairs: list, duplicates: i
     raw_s = target.insert_raw(rows)
     load["raw"] = load_average()
     return Figures(
-        target.name, count, duplicates, import_s, export_s, rss, http, deep_page, matches,
+        target.name, count, duplicates, import_s, export, rss, http, deep_page, matches,
         size, parts, settle, clustered(target.service_url), raw_s, clustered(target.raw_url),
         load, target.settings(),
     )  # fmt: skip
@@ -701,7 +740,7 @@ def render(f: Figures) -> str:
     search = (median(http["search"]) / median(floor), p95(http["search"]) / p95(floor))
     pages = (median(http["deep"]) / median(http["page1"]), p95(http["deep"]) / p95(http["page1"]))
     parts = ", ".join(f"{name} {size / f.size:.0%}" for name, size in f.parts[:5])
-    export = "not measured" if f.export_s is None else f"{f.articles / f.export_s:,.0f}/s"
+    ex = f.export
     lines = [
         f"== {f.name}: {f.articles:,} articles ({f.duplicates:,} near duplicates)",
         row("", "service", "raw database", "ratio", "target"),
@@ -721,7 +760,12 @@ def render(f: Figures) -> str:
         row("get article by id: median / p95 ms", ms(http["by_id"])),
         row("size on disk per 1,000 articles", f"{f.size / f.articles / 1e3:.2f} MB"),
         row(f"  total {f.size / 1e6:,.0f} MB: {parts}"),
-        row("export (placeholder: export_timing)", export),
+        row("export, JSONL: seconds", f"{ex.seconds:,.1f}", "", "",
+            f"< 30 s for 100,000: {verdict(ex.seconds * 100_000 / f.articles < 30)}"),
+        row("  articles/s, MB streamed", f"{f.articles / ex.seconds:,.0f}", f"{ex.mb:,.0f} MB"),
+        row("  server RSS before / peak during",
+            f"{ex.rss_before_mb:,.0f} / {ex.rss_peak_mb:,.0f} MB", "",
+            f"+{ex.rss_peak_mb - ex.rss_before_mb:,.0f} MB"),
         row("near duplicates clustered", f"{f.clustered:,}", f"{f.raw_clustered:,}", "",
             f"generated: {f.duplicates:,}"),
         row("server peak RSS", f"{f.rss_mb:,.0f} MB"),

@@ -42,7 +42,7 @@ def get_fetch_context(request: Request) -> FetchContext:
     return context
 
 
-def check_query_string(request: Request) -> None:
+async def check_query_string(request: Request) -> None:
     """Refuse query strings that are huge, not UTF-8 once percent-decoded, or carry NUL (which
     Postgres text cannot hold): one check for every parameter of every route."""
     raw: bytes = request.scope.get("query_string", b"")

@@ -46,4 +46,4 @@ def export_articles(
 def _stream(factory: sessionmaker[Session], filters: Filters, fmt: Format) -> Iterator[str]:
     # Its own session: the response streams after the request's session has closed.
     with factory() as session:
-        yield from lines(ArticleRepository(session).iterate(filters), fmt)
+        yield from lines(ArticleRepository(session).export_rows(filters), fmt)

@@ -135,8 +135,8 @@ def prepare(raw: Any, context: FetchContext | None) -> Item:
         if item.kind == "fetch":
             if context is None:
                 raise Unprocessable("fetching URLs is not available here")
-            return _fetch(item, context)
-        prepared = _prepared(item, parse_item(item))
+            return _computed(_fetch(item, context))
+        prepared = _computed(_prepared(item, parse_item(item)))
         if item.content_hash and item.content_hash != prepared.digest:
             raise Unprocessable(
                 "content_hash does not match the normalized headline and body "
@@ -147,6 +147,14 @@ def prepare(raw: Any, context: FetchContext | None) -> Item:
         return Unprocessable(describe(exc))
     except AppError as exc:
         return exc
+
+
+def _computed(item: Item) -> Item:
+    """Compute the hash, URL keys and signature now, while no write transaction waits on
+    them: preparing runs beside the previous chunk's write, storing holds the write lock."""
+    if isinstance(item, Prepared):
+        _ = item.identity, item.signature
+    return item
 
 
 def prepare_all(raws: Sequence[Any], context: FetchContext | None) -> list[Item]:
