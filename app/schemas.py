@@ -201,6 +201,13 @@ class ArticleIn(BaseModel):
         return value.lower() if value else value
 
 
+class RelatedLinkRead(BaseModel):
+    """A related link as stored (normalized on the way in, so not again on the way out)."""
+
+    title: str | None = Field(examples=["Iran cozies up with Taliban"])
+    url: str | None = Field(examples=["https://example.com/news/iran-taliban"])
+
+
 class ArticleRead(BaseModel):
     """A stored article."""
 
@@ -210,7 +217,7 @@ class ArticleRead(BaseModel):
     headline: str = Field(examples=["Iranian head of Intelligence orders Iraqi militias"])
     body: str = Field(examples=["First paragraph.\n\nSecond paragraph."])
     source: str | None = Field(examples=["Reuters"])
-    related_links: list[RelatedLink]
+    related_links: list[RelatedLinkRead]
     url: str | None = Field(examples=[None])
     canonical_url: str | None = Field(examples=[None])
     authors: list[str] = Field(examples=[["Jane Doe"]])

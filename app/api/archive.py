@@ -64,7 +64,8 @@ def list_changes(
     archive; poll again with `next_cursor`."""
     after = decode_cursor(since, {"after": int})["after"] if since else 0
     changes = ChangeRepository(session).since(after, limit)
-    live = {a.id: a for a in ArticleRepository(session).get_many([c.article_id for c in changes])}
+    found = ArticleRepository(session).get_many([c.article_id for c in changes])
+    live = {a["id"]: a for a in found}
     items = [
         {
             "seq": c.id,

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from app.api.body import decode_text, is_json, media_type, parse_json, read_limited
 from app.api.deps import ArticleId, FetchCtx, ReadSession, Restore, WriteSession
 from app.api.errors import problem_responses
+from app.api.render import json_response
 from app.errors import AppError, Conflict, Gone, NotFound, UnsupportedMediaType
 from app.ingest import delete_article as ingest_delete
 from app.ingest import prepare, store
@@ -77,7 +78,6 @@ def create_article(
     item: Annotated[ArticleIn, Depends(article_input)],
     session: WriteSession,
     fetch: FetchCtx,
-    response: Response,
     restore: Restore = False,
 ) -> Any:
     """Store seed text, HTML, a fetched URL or normalized fields; 201 when new, else 200."""
@@ -93,9 +93,10 @@ def create_article(
         )
     if outcome.status == "error":
         raise Conflict(outcome.error or "the article could not be stored")
-    response.status_code = 201 if outcome.status == "created" else 200
-    response.headers["Location"] = f"/v1/articles/{outcome.article_id}"
-    return ArticleRepository(session).get(outcome.article_id or 0)
+    article = ArticleRepository(session).read(outcome.article_id or 0)
+    status = 201 if outcome.status == "created" else 200
+    location = {"Location": f"/v1/articles/{outcome.article_id}"}
+    return json_response(ArticleRead, article, status, location)
 
 
 @router.get(
@@ -106,7 +107,7 @@ def create_article(
 )
 def get_article(article_id: ArticleId, session: ReadSession) -> Any:
     """The stored article with this id."""
-    return ArticleRepository(session).require(article_id)
+    return json_response(ArticleRead, ArticleRepository(session).read(article_id))
 
 
 @router.delete(

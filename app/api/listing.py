@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from app.api.deps import ReadSession
 from app.api.errors import problem_responses
 from app.api.filters import ListFilters
+from app.api.render import json_response
 from app.errors import InvalidInput
 from app.pagination import decode_cursor, encode_cursor
 from app.parsing.query import parse_query
@@ -56,13 +57,13 @@ def list_articles(
     if url is not None:
         key = normalize_url(url)
         found = repo.get_by_url_key(key) if key else None
-        return {"items": [found] if found else [], "next_cursor": None}
+        return json_response(ArticlePage, {"items": [found] if found else [], "next_cursor": None})
     if q is not None:
         return _search(session, repo, q, filters, limit, cursor)
     before = decode_cursor(cursor, {"before": int})["before"] if cursor else None
     page = repo.list_page(limit=limit, before_id=before, filters=filters)
-    next_cursor = encode_cursor({"before": page.items[-1].id}) if page.has_more else None
-    return {"items": page.items, "next_cursor": next_cursor}
+    next_cursor = encode_cursor({"before": page.items[-1]["id"]}) if page.has_more else None
+    return json_response(ArticlePage, {"items": page.items, "next_cursor": next_cursor})
 
 
 def _search(
@@ -83,7 +84,7 @@ def _search(
             raise InvalidInput("cursor belongs to a different search: start without it")
         after = (position["score"], position["id"])
     page = SearchRepository(session).search(terms, filters, limit, after)
-    articles = {a.id: a for a in repo.get_many([h.article_id for h in page.hits])}
+    articles = {a["id"]: a for a in repo.get_many([h.article_id for h in page.hits])}
     items = [
         ArticleHit.model_validate(articles[h.article_id], from_attributes=True).model_copy(
             update={"snippet": h.snippet, "score": h.score}
