@@ -1,5 +1,6 @@
 """Full-text search with each database's own engine: SQLite FTS5 (bm25) or Postgres tsvector
-(ts_rank_cd over a GIN index). Both return the same page shape, ranked, with snippets."""
+(ts_rank_cd over a GIN index). Both return the same page shape, ranked; snippets are cut
+from the loaded bodies by app.parsing.snippets, stemmed as the engine stems."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,7 +23,6 @@ from app.models import Article
 from app.parsing.query import Term, to_fts5, to_tsquery
 from app.repositories import Filters, conditions
 
-MARK = ("<mark>", "</mark>")
 _FTS = table("article_fts", column("rowid"), column("rank"))
 _SEARCH_VECTOR = column("search_vector")
 # Query configurations tried together when the language is not filtered: stemmed English
@@ -42,7 +42,6 @@ PG_LANGUAGES = {
 class Hit:
     article_id: int
     score: float  # higher is better on both engines
-    snippet: str
 
 
 @dataclass(frozen=True)
@@ -70,19 +69,21 @@ class SearchRepository:
             )
         query = query.order_by(ranked.c.score.desc(), ranked.c.id.desc()).limit(limit + 1)
         rows = self.session.execute(query).all()[: limit + 1]
-        page = [(int(i), float(s)) for i, s in rows[:limit]]
-        snippets = self._snippets(terms, [i for i, _ in page], filters.language)
-        hits = [Hit(i, s, snippets.get(i, "")) for i, s in page]
+        hits = [Hit(int(i), float(s)) for i, s in rows[:limit]]
         return HitPage(hits, has_more=len(rows) > limit)
 
     def _ranked_sqlite(self, terms: list[Term], filters: Filters) -> Select:
         # bm25 is lower-is-better; negate it so both engines sort descending.
         score = (-literal_column("bm25(article_fts, 4.0, 1.0)", Float)).label("score")
+        match = text("article_fts MATCH :match").bindparams(match=to_fts5(terms))
+        where = conditions(filters)
+        if not where:  # the index alone: joining every match to its row costs 2-3x
+            return select(_FTS.c.rowid.label("id"), score).where(match).subquery()
         query = (
             select(Article.id.label("id"), score)
             .select_from(_FTS.join(Article.__table__, Article.id == _FTS.c.rowid))
-            .where(text("article_fts MATCH :match").bindparams(match=to_fts5(terms)))
-            .where(*conditions(filters))
+            .where(match)
+            .where(*where)
         )
         return query.subquery()
 
@@ -97,28 +98,12 @@ class SearchRepository:
         )
         return query.subquery()
 
-    def _snippets(self, terms: list[Term], ids: list[int], language: str | None) -> dict[int, str]:
-        if not ids:
-            return {}
-        if self.postgres:
-            options = f"StartSel={MARK[0]}, StopSel={MARK[1]}, MaxWords=30, MinWords=12"
-            config = _regconfig(_pg_configs(language)[0])
-            # ts_headline parses whatever it is given: give it a window around the first
-            # match of the first word (its first letters, so stems match) not the whole body.
-            probe = next(t for t in terms if not t.negated).words[0][:5]
-            start = func.greatest(func.strpos(func.lower(Article.body), probe) - 300, 1)
-            window = func.substr(Article.body, start, 1500)
-            snippet = func.ts_headline(config, window, _pg_tsquery(terms, language), options)
-            query = select(Article.id, snippet).where(Article.id.in_(ids))
-        else:
-            snippet = literal_column(f"snippet(article_fts, 1, '{MARK[0]}', '{MARK[1]}', '…', 24)")
-            query = (
-                select(_FTS.c.rowid, snippet)
-                .select_from(_FTS)
-                .where(text("article_fts MATCH :match").bindparams(match=to_fts5(terms)))
-                .where(_FTS.c.rowid.in_(ids))
-            )
-        return {int(i): s or "" for i, s in self.session.execute(query)}
+    def stemming(self, language: str | None) -> str | None:
+        """The Snowball algorithm this engine's index stems with (for snippets), or None."""
+        if not self.postgres:
+            return "porter"  # the FTS5 tokenizer: porter unicode61
+        config = _pg_configs(language)[0]
+        return None if config == "simple" else config
 
 
 def _pg_configs(language: str | None) -> tuple[str, ...]:

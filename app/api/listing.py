@@ -13,6 +13,7 @@ from app.api.render import json_response
 from app.errors import InvalidInput
 from app.pagination import decode_cursor, encode_cursor
 from app.parsing.query import parse_query
+from app.parsing.snippets import snippet, stemmer
 from app.parsing.urls import normalize_url
 from app.repositories import ArticleRepository, Filters
 from app.schemas import ArticleHit, ArticlePage
@@ -83,14 +84,16 @@ def _search(
         if position["search"] != search_id:
             raise InvalidInput("cursor belongs to a different search: start without it")
         after = (position["score"], position["id"])
-    page = SearchRepository(session).search(terms, filters, limit, after)
+    search = SearchRepository(session)
+    page = search.search(terms, filters, limit, after)
+    stem = stemmer(search.stemming(filters.language))
     articles = {a["id"]: a for a in repo.get_many([h.article_id for h in page.hits])}
     items = [
-        ArticleHit.model_validate(articles[h.article_id], from_attributes=True).model_copy(
-            update={"snippet": h.snippet, "score": h.score}
+        ArticleHit.model_validate(
+            {**article, "snippet": snippet(article["body"], terms, stem), "score": h.score}
         )
         for h in page.hits
-        if h.article_id in articles
+        if (article := articles.get(h.article_id))
     ]
     last = page.hits[-1] if page.hits else None
     next_cursor = (
