@@ -37,71 +37,82 @@ def stemmer(algorithm: str | None) -> Callable[[str], str]:
 def snippet(text: str, terms: list[Term], stem: Callable[[str], str], words: int = 24) -> str:
     """The `words`-word passage of `text` with the most distinct query terms (then the most
     matches, then the earliest), matches in <mark></mark>, "…" where text was cut."""
-    tokens = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(text)]
-    if not tokens:
-        return ""
-    matcher = _matcher(terms, stem)
-    hits = [matcher(word) for _, _, word in tokens]
-    first = _best_window(hits, words)
+    hits = _hits(text, terms, stem)
+    tokens = list(_WORD.finditer(text, *_span(text, hits, words)))
+    first = _first_token(tokens, hits, words)
     window = tokens[first : first + words]
-    parts = [ELLIPSIS] if first > 0 else []
-    position = window[0][0]
-    for (start, end, word), hit in zip(window, hits[first : first + words], strict=True):
-        parts.append(html.escape(text[position:start]))
-        parts.append(
-            f"{MARK[0]}{html.escape(word)}{MARK[1]}" if hit is not None else html.escape(word)
-        )
-        position = end
-    following = tokens[first + words][0] if first + words < len(tokens) else len(text)
-    parts.append(html.escape(text[position:following][:8].rstrip()))  # "." after the last word
-    if first + words < len(tokens):
+    if not window:
+        return ""
+    parts = [ELLIPSIS] if window[0].start() > 0 else []
+    position, stop = window[0].start(), window[-1].end()
+    for start, end, _ in hits:
+        if position <= start < stop:
+            word = html.escape(text[start:end])
+            parts += [html.escape(text[position:start]), MARK[0], word, MARK[1]]
+            position = end
+    parts.append(html.escape(text[position:stop]))
+    position = stop
+    following = _WORD.search(text, position)
+    end = following.start() if following else len(text)
+    parts.append(html.escape(text[position:end][:8].rstrip()))  # the "." after the last word
+    if following:
         parts.append(ELLIPSIS)
     return "".join(parts).strip()
 
 
-def _matcher(terms: list[Term], stem: Callable[[str], str]) -> Callable[[str], int | None]:
-    """word -> the index of the query word it matches, or None."""
+def _hits(text: str, terms: list[Term], stem: Callable[[str], str]) -> list[tuple[int, int, int]]:
+    """(start, end, query word index) of every matching word, in order. A regular expression
+    finds the candidates (words that start like a query word's stem); only those are
+    stemmed, so a 3 KB body costs one scan, not a stem per word."""
     exact: dict[str, int] = {}
-    prefixes: list[tuple[str, int]] = []
+    prefixes: dict[str, int] = {}
     for term in terms:
-        if term.negated:
-            continue
-        for word in term.words:
-            index = len(exact) + len(prefixes)
-            if term.prefix:
-                prefixes.append((word.casefold(), index))
-            else:
-                exact.setdefault(stem(word), index)
-    heads = {key[:2] for key in exact}
+        for word in () if term.negated else term.words:
+            table = prefixes if term.prefix else exact
+            table.setdefault(
+                word.casefold() if term.prefix else stem(word), len(exact) + len(prefixes)
+            )
+    heads = sorted({*exact, *prefixes}, key=len, reverse=True)
+    if not heads:
+        return []
+    pattern = re.compile(
+        r"(?<![^\W_])(?:" + "|".join(map(re.escape, heads)) + r")[^\W_]*", re.IGNORECASE
+    )
+    found = []
+    for match in pattern.finditer(text):
+        folded = match.group().casefold()
+        index = exact.get(stem(folded))
+        if index is None:
+            index = next((i for p, i in prefixes.items() if folded.startswith(p)), None)
+        if index is not None:
+            found.append((match.start(), match.end(), index))
+    return found
 
-    def match(word: str) -> int | None:
-        folded = word.casefold()
-        # Stemming is the slow part: only words that could share a stem are stemmed.
-        if folded[:2] in heads and (index := exact.get(stem(folded))) is not None:
-            return index
-        return next((i for prefix, i in prefixes if folded.startswith(prefix)), None)
 
-    return match
+def _span(text: str, hits: list[tuple[int, int, int]], words: int) -> tuple[int, int]:
+    """Characters around the best cluster of hits: enough to hold the window."""
+    if not hits:
+        return 0, min(len(text), words * 20)
+    centre = hits[_best_hit(hits, words * 8)][0]
+    return max(0, centre - words * 20), min(len(text), centre + words * 20)
 
 
-def _best_window(hits: list[int | None], size: int) -> int:
-    """Start of the `size`-token window with the most distinct, then the most, matches,
-    among windows that begin at a match; moved back a few words for context."""
-    counts: dict[int, int] = {}
-    for hit in hits[:size]:
-        if hit is not None:
-            counts[hit] = counts.get(hit, 0) + 1
-    best, best_score = 0, (-1, -1)
-    for start, hit in enumerate(hits):
-        if start:  # slide: drop hits[start - 1], take in hits[start + size - 1]
-            if (gone := hits[start - 1]) is not None:
-                counts[gone] -= 1
-                if not counts[gone]:
-                    del counts[gone]
-            if start + size - 1 < len(hits) and (new := hits[start + size - 1]) is not None:
-                counts[new] = counts.get(new, 0) + 1
-        if hit is not None:
-            score = (len(counts), sum(counts.values()))
-            if score > best_score:
-                best, best_score = start, score
-    return max(0, min(best - size // 6, len(hits) - size))
+def _best_hit(hits: list[tuple[int, int, int]], reach: int) -> int:
+    """The hit whose following `reach` characters hold the most distinct, then the most,
+    query words (the earliest of equals)."""
+    best, best_score = 0, (0, 0)
+    for i, (start, _, _) in enumerate(hits):
+        inside = [index for position, _, index in hits[i:] if position - start <= reach]
+        score = (len(set(inside)), len(inside))
+        if score > best_score:
+            best, best_score = i, score
+    return best
+
+
+def _first_token(tokens: list[re.Match[str]], hits: list[tuple[int, int, int]], words: int) -> int:
+    """Index of the window's first token: the best hit, a few words of context before it."""
+    if not hits or not tokens:
+        return 0
+    centre = hits[_best_hit(hits, words * 8)][0]
+    at = next((i for i, t in enumerate(tokens) if t.start() >= centre), 0)
+    return max(0, min(at - words // 6, len(tokens) - words))
