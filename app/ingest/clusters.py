@@ -27,7 +27,7 @@ def assign(repo: ClusterRepository, new: Sequence[tuple[int, Signature]]) -> Non
         for key in keys[article_id]:
             seen[key].append(article_id)
     repo.join(members)
-    repo.insert_bands([{"band_key": k, "article_id": a} for a, ks in keys.items() for k in ks])
+    repo.insert_bands([(k, a) for a, ks in keys.items() for k in ks])
 
 
 def _root(

@@ -1,32 +1,30 @@
 """Near-duplicate clusters: LSH band keys, candidate pairs, cluster membership."""
 
 from collections.abc import Iterable, Sequence
-from typing import Any
 
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.models import Article, ArticleBand
+from app.repositories.bulk import in_many, insert_rows
 
 
 class ClusterRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def insert_bands(self, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            self.session.execute(insert(ArticleBand.__table__), rows)
+    def insert_bands(self, rows: list[tuple[int, int]]) -> None:
+        """(band key, article id) rows."""
+        insert_rows(self.session, ArticleBand.__table__, ("band_key", "article_id"), rows)
 
     def articles_with_bands(self, band_keys: set[int]) -> dict[int, list[int]]:
         """Band key -> stored articles having it (one indexed lookup per key)."""
         found: dict[int, list[int]] = {}
-        keys = sorted(band_keys)
-        for start in range(0, len(keys), 5000):  # stay under bind-parameter limits
-            query = select(ArticleBand.band_key, ArticleBand.article_id).where(
-                ArticleBand.band_key.in_(keys[start : start + 5000])
-            )
-            for key, article_id in self.session.execute(query):
-                found.setdefault(key, []).append(article_id)
+        dialect = self.session.get_bind().dialect.name
+        where = in_many(ArticleBand.band_key, sorted(band_keys), dialect)
+        query = select(ArticleBand.band_key, ArticleBand.article_id).where(where)
+        for key, article_id in self.session.execute(query):
+            found.setdefault(key, []).append(article_id)
         return found
 
     def signatures(self, article_ids: Iterable[int]) -> dict[int, tuple[bytes, int | None]]:
