@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import NotFound
 from app.models import Article, ArticleRevision, ArticleUrl, PageSnapshot, RelatedLinkRow, Source
+from app.repositories.bulk import insert_rows
 
 READ_COLUMNS = (
     "id", "content_hash", "headline", "body", "url", "canonical_url", "authors", "published_at",
@@ -225,8 +226,9 @@ class ArticleRepository:
         return [ids[digest] for digest in hashes]
 
     def insert_links(self, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            self.session.execute(insert(RelatedLinkRow.__table__), rows)
+        columns = ("article_id", "position", "title", "url")
+        values = [tuple(row[c] for c in columns) for row in rows]
+        insert_rows(self.session, RelatedLinkRow.__table__, columns, values)
 
     def replace_links(self, article_id: int, rows: list[dict[str, Any]]) -> None:
         self.session.execute(delete(RelatedLinkRow).where(RelatedLinkRow.article_id == article_id))
