@@ -93,9 +93,10 @@ SQLITE_PRAGMAS = (
 )
 # The ranked query of app/search.py as SQLAlchemy compiles it (the service also fetches
 # snippets and the 20 articles; those are the service's cost, not the floor's).
+# (With no filter the service reads the FTS5 index alone, without joining `article`.)
 SQLITE_RANKED = """SELECT anon_1.id, anon_1.score
-FROM (SELECT article.id AS id, -bm25(article_fts, 4.0, 1.0) AS score
-FROM article_fts JOIN article ON article.id = article_fts.rowid
+FROM (SELECT article_fts.rowid AS id, -bm25(article_fts, 4.0, 1.0) AS score
+FROM article_fts
 WHERE article_fts MATCH ?) AS anon_1 ORDER BY anon_1.score DESC, anon_1.id DESC
  LIMIT ? OFFSET ?"""
 PG_QUERY = (
