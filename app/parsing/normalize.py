@@ -1,6 +1,7 @@
 """Text hygiene shared by every parser: one definition of "normalized text"."""
 
 import hashlib
+import re
 import unicodedata
 
 # One translation table, applied once: line breaks of every kind become "\n"; invisible
@@ -21,9 +22,15 @@ _TABLE: dict[int, str | None] = {
 }
 
 
+# Most text has none of the table's characters: finding that out (in C) is several times
+# cheaper than translate(), which looks every character up in the dict.
+_NEEDS_TABLE = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(_TABLE)) + "]")
+
+
 def clean_text(text: str) -> str:
     """Unify line endings, drop invisible and control characters, compose to NFC."""
-    text = text.replace("\r\n", "\n").translate(_TABLE)
+    if _NEEDS_TABLE.search(text):
+        text = text.replace("\r\n", "\n").translate(_TABLE)
     if not unicodedata.is_normalized("NFC", text):
         text = unicodedata.normalize("NFC", text)
     return text
