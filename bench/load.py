@@ -1,15 +1,16 @@
 """Mixed load on a real uvicorn with 2 workers: reads, searches and batch imports at once.
 
-    python bench/load.py [--duration 60] [--preload 20000] [--connections 16] [--writers 2]
-                         [--write-rate 1] [--read-rate 0] [--batch 50-100]
+    python bench/load.py [--duration 60] [--warmup 5] [--preload 20000] [--connections 16]
+                         [--writers 2] [--write-rate 1] [--read-rate 0] [--batch 50-100]
                          [--postgres-url URL [--pg-setting NAME=VALUE]] [--no-key]
                          [--server-log PATH]
 
 SQLite (a temp file) by default; with --postgres-url a fresh database `load_<random>` is
 created on that server, migrated, and dropped at the end (the database named in the URL is
 only used to issue CREATE/DROP DATABASE). After a streamed NDJSON preload, `--connections`
-keep-alive connections run for `--duration` seconds: `--writers` of them POST /v1/imports
-(50-100 new articles each, at `--write-rate` requests/s in all, 0 for as fast as they can),
+keep-alive connections run for `--warmup` seconds (latencies not kept), then `--duration`
+seconds: `--writers` of them POST /v1/imports (50-100 new articles each, at `--write-rate`
+requests/s in all, 0 for as fast as they can),
 the others read: back to back by default (a closed loop: throughput is what the machine
 allows, latency is mostly queueing), or at `--read-rate` requests/s in all on a fixed
 schedule (an open loop: latency at that throughput, counted from each planned start).
@@ -101,6 +102,9 @@ class Recorder:
         self.acked: list[tuple[int, int]] = []  # (article number, id) answered "created"
         self.failed: list[int] = []  # article numbers of import requests that failed
         self.lock = threading.Lock()
+        # Latencies of requests started before this (perf_counter) are not kept: the warm-up.
+        # Errors and writes are kept from the first request on.
+        self.measure_from = 0.0
 
     def marker(self, n: int) -> str:
         return f"Loadmark {self.run} {n:07d}: "
@@ -116,7 +120,8 @@ class Recorder:
         except httpx.HTTPError as exc:
             self.error(route, f"exception {type(exc).__name__}")
             return None
-        self.latency[route].append(time.perf_counter() - start)
+        if start >= self.measure_from:
+            self.latency[route].append(time.perf_counter() - start)
         if not response.is_success:
             self.error(route, str(response.status_code))
             return None
@@ -432,13 +437,17 @@ def measure(
         )
         for i in range(readers)
     ]
+    # Warm-up: the same load, not measured, while the server settles after the preload (the
+    # preload's last commit, checkpoint and page cache; the first requests of each worker).
+    target.rec.measure_from = time.perf_counter() + args.warmup
+    for thread in threads:
+        thread.start()
+    target.stop.wait(max(0.0, target.rec.measure_from - time.perf_counter()))
     histogram = server_histogram(server.url)
     load_average = os.getloadavg()[0]
     database = database_cpu(db_url)
     cpu = (cpu_seconds(server.process.pid), self_cpu(), *machine_busy())
-    started, wall_start = time.perf_counter(), time.time()
-    for thread in threads:
-        thread.start()
+    started, wall_start = target.rec.measure_from, time.time()
     try:
         _progress(args.duration, started, target.rec)
     finally:
@@ -486,7 +495,8 @@ def report(args: argparse.Namespace, rec: Recorder, results: dict, preload_rate:
     )
     print(f"preload: {args.preload:,} articles in one NDJSON stream, {preload_rate:,.0f}/s")
     print(
-        f"load: {elapsed:.1f} s, {args.connections} connections: {args.writers} importing "
+        f"load: {elapsed:.1f} s after {args.warmup:g} s of warm-up, {args.connections} "
+        f"connections: {args.writers} importing "
         f"{args.batch} articles a request ({pacing}), "
         f"{args.connections - args.writers} reading {reading}"
     )
@@ -512,7 +522,8 @@ def report(args: argparse.Namespace, rec: Recorder, results: dict, preload_rate:
     imports = len(rec.latency.get("import", [])) / elapsed
     planned = f" (planned {args.write_rate:g})" if args.write_rate else ""
     print(
-        f"articles written: {len(rec.acked):,} ({len(rec.acked) / elapsed:,.0f}/s, "
+        f"articles written: {len(rec.acked):,} ({len(rec.acked) / (elapsed + args.warmup):,.0f}/s"
+        f" over the warm-up and the run, "
         f"{imports:.2f} import requests/s{planned})"
     )
     _report_server_side(*results["histogram"])
@@ -601,6 +612,9 @@ def fresh_postgres(admin_url: str, settings: Sequence[str] = ()) -> tuple[Engine
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=60, help="seconds of mixed load")
+    parser.add_argument(
+        "--warmup", type=float, default=5, help="seconds of the same load before measuring"
+    )
     parser.add_argument("--preload", type=int, default=20_000, help="articles before the run")
     parser.add_argument("--connections", type=int, default=16, help="client connections")
     parser.add_argument("--writers", type=int, default=2, help="connections that import")
