@@ -104,8 +104,8 @@ PG_QUERY = (
     "to_tsquery('simple'::regconfig, %(to_tsquery_2)s::VARCHAR)"
 )
 PG_RANKED = f"""SELECT anon_1.id, anon_1.score
-FROM (SELECT article.id AS id, CAST(ts_rank_cd(search_vector, {PG_QUERY}, \
-%(ts_rank_cd_1)s::INTEGER) AS FLOAT) AS score
+FROM (SELECT article.id AS id, CAST(ts_rank(search_vector, {PG_QUERY}, \
+%(ts_rank_1)s::INTEGER) AS FLOAT) AS score
 FROM article
 WHERE search_vector @@ ({PG_QUERY})) AS anon_1 ORDER BY anon_1.score DESC, anon_1.id DESC
  LIMIT %(param_1)s::INTEGER"""
@@ -599,7 +599,7 @@ class PostgresTarget:
             query = to_tsquery(parse_query(f"{a} {b}"))
             params.append({"to_tsquery_1": query, "to_tsquery_2": query})
         count = f"SELECT count(*) FROM article WHERE search_vector @@ ({PG_QUERY})"
-        limits = {"ts_rank_cd_1": 1, "param_1": 21}
+        limits = {"ts_rank_1": 1, "param_1": 21}
         with psycopg.connect(self._url(self.service_db), autocommit=True) as conn:
             yield Floor(
                 run=lambda p: conn.execute(PG_RANKED, p | limits).fetchall(),

@@ -64,3 +64,21 @@ def test_downgrade_to_base_and_up_again(scratch_engine: Engine) -> None:
     with scratch_engine.begin() as conn:
         command.upgrade(alembic_config(conn), "head")
     assert {"article", "source", "related_link"} <= set(inspect(scratch_engine).get_table_names())
+
+
+def test_postgres_search_vectors_are_kept_in_the_row(scratch_engine: Engine) -> None:
+    """Ranking reads the vector of every match: out of line (TOAST) each read is a lookup."""
+    if scratch_engine.dialect.name != "postgresql":
+        pytest.skip("a Postgres storage setting")
+    storage = text(
+        "SELECT attstorage FROM pg_attribute"
+        " WHERE attrelid = 'article'::regclass AND attname = 'search_vector'"
+    )
+    with scratch_engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "head")
+    with scratch_engine.connect() as conn:
+        assert conn.execute(storage).scalar_one() == "m"
+    with scratch_engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0004")
+    with scratch_engine.connect() as conn:
+        assert conn.execute(storage).scalar_one() == "x"
