@@ -20,6 +20,7 @@ from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, writer
 from app.fetching import Fetcher, FetchLimits, parse_networks
 from app.ingest import make_fetch_context
+from app.ingest.processes import PreparePool
 from app.observability import install_observability
 from app.schemas import ArticleIn, ImportRequest, ImportResponse, Problem
 from app.security import check_startup, document_security, install_security
@@ -50,6 +51,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.fetch_context = make_fetch_context(
             fetcher, pool, app.state.sessions, settings.fetch_per_host
         )
+        # NDJSON imports parse their later chunks here (started at the first such chunk)
+        app.state.prepare_pool = (
+            PreparePool(settings.import_processes) if settings.import_processes else None
+        )
         # last-used bookkeeping of API keys, off the request path; drained before the
         # engine goes away so no connection outlives it
         app.state.key_toucher = ThreadPoolExecutor(1, thread_name_prefix="key-touch")
@@ -64,6 +69,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sys.setswitchinterval(SWITCH_INTERVAL)
         yield
         app.state.key_toucher.shutdown(wait=True)
+        if app.state.prepare_pool is not None:
+            app.state.prepare_pool.close()
         pool.shutdown(wait=False, cancel_futures=True)
         fetcher.close()
         engine.dispose()

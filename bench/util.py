@@ -24,6 +24,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _peak_rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 class Server:
     def __init__(
         self, database_url: str, workers: int = 1, log_file: Path | None = None, **env: str
@@ -52,10 +62,19 @@ class Server:
 
     def peak_rss_mb(self) -> float:
         """Peak resident memory of the server process (VmHWM), in MB."""
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
+        return _peak_rss_mb(self.process.pid)
+
+    def children_peak_rss_mb(self) -> float:
+        """Peak resident memory of the server's child processes (its import workers), summed."""
+        total = 0.0
+        for entry in Path("/proc").iterdir():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(stat[1]) == self.process.pid:
+                total += _peak_rss_mb(int(entry.name))
+        return total
 
     def stop(self) -> None:
         self.process.terminate()

@@ -17,7 +17,10 @@ from app.api.errors import problem_responses
 from app.db import checkpoint_if_large, session_scope
 from app.errors import InvalidInput, Unprocessable, UnsupportedMediaType
 from app.ingest import STATUSES, FetchContext, Item, Outcome, prepare_all, store
+from app.ingest.processes import PreparePool
 from app.observability import record_outcomes
+
+Prepare = Callable[[list[Any], FetchContext], list[Item]]
 
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
 
@@ -57,7 +60,7 @@ async def import_articles(request: Request, restore: Restore = False) -> Streami
     state = request.app.state
     write = partial(_write, state.write_sessions, restore)
     if kind in NDJSON_TYPES:
-        outcomes = await _import_ndjson(request, state.fetch_context, write)
+        outcomes = await _import_ndjson(request, state.fetch_context, state.prepare_pool, write)
     elif is_json(kind):
         items = _json_items(await read_limited(request, settings.max_import_bytes), settings)
         prepared = await run_in_threadpool(prepare_all, items, state.fetch_context)
@@ -86,22 +89,29 @@ def _json_items(body: bytes, settings: Any) -> list[Any]:
 
 
 async def _import_ndjson(
-    request: Request, context: FetchContext, write: Callable[[list[Item]], list[Outcome]]
+    request: Request,
+    context: FetchContext,
+    pool: PreparePool | None,
+    write: Callable[[list[Item]], list[Outcome]],
 ) -> list[Outcome]:
     """Store the stream chunk by chunk, each chunk in its own transaction. Chunk n+1 is
-    parsed (and its URLs fetched) while chunk n is written: the database releases the GIL."""
+    parsed (and its URLs fetched) while chunk n is written. The first chunk is parsed in
+    the server; later ones, when there is a pool, in its worker processes, so that parsing
+    and writing do not take turns on one GIL."""
     settings = request.app.state.settings
     outcomes: list[Outcome] = []
     chunk: list[Any] = []
     writing: asyncio.Future[list[Outcome]] | None = None
+    prepare: Prepare = prepare_all
     try:
         async for line in lines(request, settings.max_body_bytes, settings.max_ndjson_bytes):
             chunk.append(_decode_line(line))
             if len(chunk) >= settings.import_chunk_size:
-                writing = await _hand_over(chunk, context, write, writing, outcomes)
+                writing = await _hand_over(chunk, context, prepare, write, writing, outcomes)
                 chunk = []
+                prepare = pool.prepare_all if pool is not None else prepare_all
         if chunk:
-            writing = await _hand_over(chunk, context, write, writing, outcomes)
+            writing = await _hand_over(chunk, context, prepare, write, writing, outcomes)
         if writing is not None:
             outcomes += await writing
             writing = None
@@ -116,12 +126,13 @@ async def _import_ndjson(
 async def _hand_over(
     chunk: list[Any],
     context: FetchContext,
+    prepare: "Prepare",
     write: Callable[[list[Item]], list[Outcome]],
     writing: "asyncio.Future[list[Outcome]] | None",
     outcomes: list[Outcome],
 ) -> "asyncio.Future[list[Outcome]]":
     """Prepare `chunk` while the previous chunk is written, then start writing it."""
-    prepared = await run_in_threadpool(prepare_all, chunk, context)
+    prepared = await run_in_threadpool(prepare, chunk, context)
     if writing is not None:
         outcomes += await writing
     return asyncio.ensure_future(run_in_threadpool(write, prepared))

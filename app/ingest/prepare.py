@@ -159,7 +159,7 @@ def _computed(item: Item) -> Item:
 
 def prepare_all(raws: Sequence[Any], context: FetchContext | None) -> list[Item]:
     """Prepare a batch in order; URL items are fetched concurrently on the context's pool."""
-    fetches = {i for i, raw in enumerate(raws) if _wants_fetch(raw)}
+    fetches = {i for i, raw in enumerate(raws) if wants_fetch(raw)}
     if not fetches or context is None:
         return [prepare(raw, context) for raw in raws]
     futures = {i: context.pool.submit(prepare, raws[i], context) for i in fetches}
@@ -168,7 +168,8 @@ def prepare_all(raws: Sequence[Any], context: FetchContext | None) -> list[Item]
     ]
 
 
-def _wants_fetch(raw: Any) -> bool:
+def wants_fetch(raw: Any) -> bool:
+    """Whether a raw item is a URL to fetch (a URL and no text, HTML or body of its own)."""
     if isinstance(raw, ArticleIn):
         return raw.kind == "fetch"
     return isinstance(raw, dict) and "url" in raw and not raw.keys() & {"text", "html", "body"}
