@@ -35,12 +35,12 @@ class Settings(BaseSettings):
         500, ge=1, le=5000, description="Items stored per transaction during an NDJSON import."
     )
     import_processes: int = Field(
-        1,
+        0,
         ge=0,
         le=16,
         description="Worker processes (per server process) that parse NDJSON import chunks "
         "while the server writes the previous one; started at an import's second chunk. "
-        "0: parse in the server process.",
+        "0 (the default): parse in the server process.",
     )
     fetch_allowed_networks: str = Field(
         "",
