@@ -5,13 +5,25 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, RowMapping, Select, delete, func, insert, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    RowMapping,
+    Select,
+    column,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound
 from app.models import Article, ArticleRevision, ArticleUrl, PageSnapshot, RelatedLinkRow, Source
-from app.repositories.bulk import insert_rows
+from app.repositories.bulk import in_many, insert_rows
 
 READ_COLUMNS = (
     "id", "content_hash", "headline", "body", "url", "canonical_url", "authors", "published_at",
@@ -219,11 +231,24 @@ class ArticleRepository:
         A plain executemany plus one lookup by the unique content hash is several times
         faster than INSERT ... RETURNING with ordered results on SQLite.
         """
-        self.session.execute(insert(Article.__table__), rows)
+        on_sqlite = self.session.bind.dialect.name == "sqlite"
+        if on_sqlite:  # index the batch in FTS5 at once, not a statement per row (migration 0006)
+            self.session.execute(text("INSERT INTO article_fts_deferred DEFAULT VALUES"))
+        try:
+            self.session.execute(insert(Article.__table__), rows)
+        finally:
+            if on_sqlite:
+                self.session.execute(text("DELETE FROM article_fts_deferred"))
         hashes = [row["content_hash"] for row in rows]
         query = select(Article.content_hash, Article.id).where(Article.content_hash.in_(hashes))
         ids = {digest: article_id for digest, article_id in self.session.execute(query)}
-        return [ids[digest] for digest in hashes]
+        ordered = [ids[digest] for digest in hashes]
+        if on_sqlite:
+            new = in_many(Article.id, ordered, "sqlite")
+            fts = table("article_fts", column("rowid"), column("headline"), column("body"))
+            chosen = select(Article.id, Article.headline, Article.body).where(new)
+            self.session.execute(insert(fts).from_select(["rowid", "headline", "body"], chosen))
+        return ordered
 
     def insert_links(self, rows: list[dict[str, Any]]) -> None:
         columns = ("article_id", "position", "title", "url")
