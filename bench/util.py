@@ -1,5 +1,6 @@
 """Helpers shared by the benchmarks: a migrated database and a real uvicorn process."""
 
+import math
 import os
 import socket
 import subprocess
@@ -25,13 +26,14 @@ def free_port() -> int:
 
 
 def _peak_rss_mb(pid: int) -> float:
+    """VmHWM of a process in MB; NaN if it has none (or is gone)."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
-    return 0.0
+    return float("nan")
 
 
 class Server:
@@ -68,12 +70,17 @@ class Server:
         """Peak resident memory of the server's child processes (its import workers), summed."""
         total = 0.0
         for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():  # /proc/self and friends
+                continue
             try:
                 stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             except (OSError, IndexError):
                 continue
-            if int(stat[1]) == self.process.pid:
-                total += _peak_rss_mb(int(entry.name))
+            if int(stat[1]) != self.process.pid:
+                continue
+            rss = _peak_rss_mb(int(entry.name))
+            if not math.isnan(rss):  # the child may have ended meanwhile
+                total += rss
         return total
 
     def stop(self) -> None:

@@ -22,6 +22,7 @@ from app.config import Settings
 from app.db import make_engine
 from app.main import create_app
 from app.models import Base
+from tests.site_server import Site
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -147,6 +148,13 @@ class LiveServer:
         if self.process.poll() is None:
             self.process.kill() if kill else self.process.terminate()
         self.process.wait(timeout=30)
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    """A loopback web site for fetch tests (allow 127.0.0.1 to reach it)."""
+    with Site() as running:
+        yield running
 
 
 @pytest.fixture

@@ -23,12 +23,6 @@ PARAS = [
 
 
 @pytest.fixture
-def site() -> Iterator[Site]:
-    with Site() as running:
-        yield running
-
-
-@pytest.fixture
 def fetching(db: Engine, settings: Settings) -> Iterator[TestClient]:
     """The API with the fetcher allowed to reach 127.0.0.1 (where the test site runs)."""
     allowed = settings.model_copy(

@@ -92,12 +92,6 @@ def revisions(url: str, article_id: int) -> list[str]:
 
 
 @pytest.fixture
-def site() -> Iterator[Site]:
-    with Site() as served:
-        yield served
-
-
-@pytest.fixture
 def server(db: Engine, database_url: str) -> Iterator[LiveServer]:
     live = LiveServer(database_url, env={**ENV, "IMPORT_PROCESSES": "1"})
     yield live

@@ -126,7 +126,7 @@ async def _import_ndjson(
 async def _hand_over(
     chunk: list[Any],
     context: FetchContext,
-    prepare: "Prepare",
+    prepare: Prepare,
     write: Callable[[list[Item]], list[Outcome]],
     writing: "asyncio.Future[list[Outcome]] | None",
     outcomes: list[Outcome],

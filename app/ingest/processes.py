@@ -91,13 +91,6 @@ class PreparePool:
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
 
-    @property
-    def pids(self) -> list[int]:
-        """The running workers' process ids (none before the first chunk)."""
-        executor = self._executor
-        processes = getattr(executor, "_processes", None) or {}
-        return [p.pid for p in processes.values() if p.is_alive()]
-
     def close(self) -> None:
         with self._lock:
             executor, self._executor = self._executor, None
