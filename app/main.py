@@ -16,6 +16,7 @@ from app.api import archive, articles, export, health, imports, listing, revisio
 from app.api.deps import check_query_string
 from app.api.docs import add_security_scheme, install_docs
 from app.api.errors import install_error_handlers, problem_responses
+from app.api.examples import add_problem_examples
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, writer
 from app.fetching import Fetcher, FetchLimits, parse_networks
@@ -135,6 +136,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     schema.setdefault("components", {}).setdefault("schemas", {}).update(defs["$defs"])
     add_security_scheme(schema)
     document_security(schema, app.state.settings)
+    add_problem_examples(schema)  # last: the security rules add error responses too
     app.openapi_schema = schema
     return schema
 

@@ -18,21 +18,23 @@ def encode_cursor(position: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, fields: dict[str, type]) -> dict[str, Any]:
-    """The position a cursor names; InvalidInput unless it has exactly `fields`, typed."""
+def decode_cursor(cursor: str, fields: dict[str, type], param: str = "cursor") -> dict[str, Any]:
+    """The position a cursor names; InvalidInput unless it has exactly `fields`, typed.
+    `param` is the query parameter it came in, named in the error so the caller can find it."""
+    refused = f"{param} is not valid: pass back a next_cursor unchanged"
     try:
         if len(cursor) > _MAX_CURSOR:
             raise ValueError
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         position = json.loads(raw)
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidInput("cursor is not valid: pass back a next_cursor unchanged") from None
+        raise InvalidInput(refused) from None
     if not isinstance(position, dict) or set(position) != set(fields):
-        raise InvalidInput("cursor is not valid: pass back a next_cursor unchanged")
+        raise InvalidInput(refused)
     for name, kind in fields.items():
         value = position[name]
         if not isinstance(value, kind) or isinstance(value, bool) or not _in_range(value):
-            raise InvalidInput("cursor is not valid: pass back a next_cursor unchanged")
+            raise InvalidInput(refused)
     return position
 
 

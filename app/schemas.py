@@ -13,6 +13,7 @@ from pydantic import (
     model_validator,
 )
 
+from app.parsing.extractors import HTML_EXTRACTOR
 from app.parsing.normalize import clean_line, content_hash
 
 MAX_URL = 2048
@@ -67,12 +68,20 @@ class RelatedLink(BaseModel):
 class Extraction(BaseModel):
     """Provenance: which rule produced each field, and which extractor ran."""
 
-    extractor: str = Field(examples=["news-archive 0.1.0 (trafilatura 2.3.1)"])
+    extractor: str = Field(examples=[HTML_EXTRACTOR])
     fields: dict[str, str] = Field(
         {},
-        description="Field name to the rule that produced it: json-ld, meta, byline, "
-        "url-pattern, seed-line, caller, body-text, domain, ...",
-        examples=[{"headline": "json-ld", "published_at": "meta", "source": "seed-line"}],
+        description="Field name to the rule that produced it: json-ld, meta, microdata, html, "
+        "byline, url-pattern, trafilatura, body-text, seed-line, caller, domain, ...",
+        examples=[
+            {
+                "headline": "html",
+                "body": "trafilatura",
+                "authors": "byline",
+                "published_at": "meta",
+                "url": "caller",
+            }
+        ],
     )
 
 
@@ -332,20 +341,31 @@ class ImportResponse(BaseModel):
 
 
 class Problem(BaseModel):
-    """An RFC 9457 problem document."""
+    """An RFC 9457 problem document. Each error response of each operation has its own
+    examples (/openapi.json); none here, or every status would show the same one."""
 
-    type: str = Field(examples=["/problems/not-found"])
-    title: str = Field(examples=["Not found"])
-    status: int = Field(examples=[404])
-    detail: str = Field(examples=["no article with id 42"])
+    type: str = Field(description="`/problems/<kind>`: stable, for programs to test.")
+    title: str = Field(description="The kind of problem, for people.")
+    status: int = Field(description="The HTTP status, repeated.")
+    detail: str = Field(description="What was wrong with this request, and what to do.")
     errors: list[dict[str, object]] | None = Field(
         None, description="Field-level validation errors, when there are any."
     )
 
 
+class LatestArticle(BaseModel):
+    """The source's newest article: the first one `GET /v1/articles?source=` lists."""
+
+    id: int = Field(examples=[1])
+    headline: str = Field(examples=["Iranian head of Intelligence orders Iraqi militias"])
+
+
 class SourceRead(BaseModel):
     name: str = Field(examples=["Reuters"])
     article_count: int
+    latest_article: LatestArticle | None = Field(
+        description="Its newest article; null when it has none left (all deleted)."
+    )
     latest_published_at: datetime | None = Field(description="Newest publication date.")
     latest_ingested_at: datetime | None = Field(description="When its newest article arrived.")
 
@@ -369,5 +389,5 @@ class ChangeRead(BaseModel):
 
 class ChangePage(BaseModel):
     items: list[ChangeRead]
-    next_cursor: str = Field(description="Pass as `since` to continue (also when empty).")
+    next_cursor: str = Field(description="Pass as `cursor` to continue (also when empty).")
     has_more: bool = Field(description="More changes are waiting right now.")

@@ -246,7 +246,7 @@ def test_following_the_change_feed_reproduces_the_archive(client: TestClient) ->
 
 def follow(client: TestClient, copy: dict[int, str], cursor: str | None) -> str:
     while True:
-        params = {"limit": 3, **({"since": cursor} if cursor else {})}
+        params = {"limit": 3, **({"cursor": cursor} if cursor else {})}
         page = client.get("/v1/changes", params=params).json()
         for change in page["items"]:
             if change["kind"] == "deleted" or change["article"] is None:

@@ -9,8 +9,8 @@ from app.api.deps import ArticleId, FetchCtx, ReadSession, Restore, WriteSession
 from app.api.errors import problem_responses
 from app.api.render import json_response
 from app.errors import AppError, Conflict, Gone, NotFound, UnsupportedMediaType
+from app.ingest import Outcome, prepare, store
 from app.ingest import delete_article as ingest_delete
-from app.ingest import prepare, store
 from app.observability import record_ingest
 from app.repositories import ArticleRepository
 from app.schemas import SEED_EXAMPLE, ArticleIn, ArticleRead
@@ -59,16 +59,30 @@ async def article_input(request: Request) -> ArticleIn:
     return ArticleIn.model_validate(parse_json(body))
 
 
+FETCH_STATUS = "X-Fetch-Status"
+_FETCH_STATUS_HEADER = {
+    FETCH_STATUS: {
+        "description": "Only for a `url` to fetch: `fetched` when the page was downloaded, "
+        "`not-modified` when it answered 304 to our conditional GET, so nothing changed "
+        "(the stored article is returned as it was).",
+        "schema": {"type": "string", "enum": ["fetched", "not-modified"]},
+    }
+}
+
+
 @router.post(
     "",
     status_code=201,
     summary="Ingest an article",
     response_model=ArticleRead,
     responses={
+        201: {"description": "Stored as a new article.", "headers": _FETCH_STATUS_HEADER},
         200: {
             "model": ArticleRead,
             "description": "Already stored: the stored article (updated, with a new revision, "
-            "when a known URL now has different text).",
+            "when a known URL now has different text; unchanged when its page answered 304, "
+            "see `X-Fetch-Status`).",
+            "headers": _FETCH_STATUS_HEADER,
         },
         **problem_responses(400, 403, 410, 413, 415, 422, 502, 503, 504),
     },
@@ -95,8 +109,16 @@ def create_article(
         raise Conflict(outcome.error or "the article could not be stored")
     article = ArticleRepository(session).read(outcome.article_id or 0)
     status = 201 if outcome.status == "created" else 200
-    location = {"Location": f"/v1/articles/{outcome.article_id}"}
-    return json_response(ArticleRead, article, status, location)
+    return json_response(ArticleRead, article, status, _headers(item, outcome))
+
+
+def _headers(item: ArticleIn, outcome: Outcome) -> dict[str, str]:
+    """Where the article lives; for a fetched URL, whether the page was new to us (a 200
+    after a 304 would otherwise look like any other already-stored article)."""
+    headers = {"Location": f"/v1/articles/{outcome.article_id}"}
+    if item.kind == "fetch":
+        headers[FETCH_STATUS] = "not-modified" if outcome.status == "unchanged" else "fetched"
+    return headers
 
 
 @router.get(

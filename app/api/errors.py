@@ -47,9 +47,14 @@ def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-def problem(status: int, title: str, detail: str, type_: str, **extra: Any) -> JSONResponse:
+def problem_body(status: int, title: str, detail: str, type_: str, **extra: Any) -> dict[str, Any]:
     body = {"type": f"/problems/{type_}", "title": title, "status": status, "detail": detail}
     body.update({k: v for k, v in extra.items() if k != "headers"})
+    return body
+
+
+def problem(status: int, title: str, detail: str, type_: str, **extra: Any) -> JSONResponse:
+    body = problem_body(status, title, detail, type_, **extra)
     return JSONResponse(body, status, media_type=PROBLEM_JSON, headers=extra.get("headers"))
 
 
@@ -60,6 +65,11 @@ def _validation_detail(errors: list[dict[str, Any]]) -> str:
 
 
 def validation_problem(errors: list[dict[str, Any]]) -> JSONResponse:
+    return JSONResponse(validation_body(errors), 422, media_type=PROBLEM_JSON)
+
+
+def validation_body(errors: list[dict[str, Any]]) -> dict[str, Any]:
+    """The 422 problem document for pydantic's errors, trimmed to loc, msg and type."""
     clean = [
         {
             "loc": list(e.get("loc", ())),
@@ -68,13 +78,18 @@ def validation_problem(errors: list[dict[str, Any]]) -> JSONResponse:
         }
         for e in errors
     ]
-    return problem(
+    return problem_body(
         422, "Invalid request", _validation_detail(clean), "validation-error", errors=clean
     )
 
 
+def error_body(exc: AppError) -> dict[str, Any]:
+    """The problem document one of our exceptions becomes."""
+    return problem_body(exc.status, exc.title, exc.detail, exc.type)
+
+
 def error_response(exc: AppError) -> JSONResponse:
-    """The problem document for one of our exceptions (also used by the security middleware)."""
+    """The problem response for one of our exceptions (also used by the security middleware)."""
     headers = getattr(exc, "headers", None)  # WWW-Authenticate, Retry-After
     return problem(exc.status, exc.title, exc.detail, exc.type, headers=headers)
 
@@ -113,6 +128,12 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
 # "The database cannot be reached now", not "this request is wrong": refused or reset
 # connections, a dead connection reused, no pooled connection free within pool_timeout.
 DATABASE_DOWN = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
+DATABASE_UNAVAILABLE = (
+    503,
+    "Service unavailable",
+    "the database is unavailable; retry shortly",
+    "database-unavailable",
+)
 
 
 async def _database_down(_: Request, exc: Exception) -> JSONResponse:
@@ -129,13 +150,7 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
 def database_unavailable(exc: Exception) -> JSONResponse:
     """The 503 for a database that cannot be reached (also used by the security middleware)."""
     log.warning("database unavailable: %s", exc)
-    return problem(
-        503,
-        "Service unavailable",
-        "the database is unavailable; retry shortly",
-        "database-unavailable",
-        headers={"Retry-After": "5"},
-    )
+    return problem(*DATABASE_UNAVAILABLE, headers={"Retry-After": "5"})
 
 
 async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

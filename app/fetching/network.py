@@ -21,9 +21,9 @@ from typing import Any
 import httpcore
 import httpx
 
-from app.errors import UpstreamError, UpstreamTimeout, UrlRefused
+from app.errors import UpstreamError, UpstreamTimeout
 from app.fetching.limits import Network
-from app.fetching.policy import forbidden_reason
+from app.fetching.policy import address_refused, forbidden_reason
 
 Resolver = Callable[[str, int], list[str]]
 
@@ -130,9 +130,7 @@ class SafeBackend(httpcore.NetworkBackend):
             # All, not just the first: one public record must not launder an internal one.
             why = forbidden_reason(ipaddress.ip_address(answer), self._allowed)
             if why:
-                raise UrlRefused(
-                    f"{host} resolves to a non-public address ({why})", reason="forbidden-address"
-                )
+                raise address_refused(f"{host} resolves to {answer}, which", answer, why)
         return answers
 
     def sleep(self, seconds: float) -> None:

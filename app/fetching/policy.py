@@ -127,4 +127,17 @@ def _parse(url: str, limits: FetchLimits) -> httpx.URL:
 def _refuse_literal(host: str, limits: FetchLimits) -> None:
     ip = host_ip(host)
     if ip is not None and (why := forbidden_reason(ip, limits.allowed_networks)):
-        raise UrlRefused(f"{host} is not a public address ({why})", reason="forbidden-address")
+        subject = host if host == str(ip) else f"{host} ({ip})"  # 0x7f000001 (127.0.0.1)
+        raise address_refused(subject, str(ip), why)
+
+
+def address_refused(subject: str, ip: str, why: str) -> UrlRefused:
+    """The refusal of a non-public address, saying how an operator allows it on purpose (a
+    test site, an intranet): the setting behind FetchLimits.allowed_networks."""
+    address = ipaddress.ip_address(ip.partition("%")[0])  # without an IPv6 zone (%eth0)
+    network = f"{address}/{address.max_prefixlen}"  # that one address
+    return UrlRefused(
+        f"{subject} is not a public address ({why}); to fetch from it on purpose, add "
+        f"{network} to the FETCH_ALLOWED_NETWORKS setting",
+        reason="forbidden-address",
+    )

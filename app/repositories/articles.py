@@ -157,21 +157,6 @@ class ArticleRepository:
         query = select(func.count()).select_from(Article).where(*conditions(filters))
         return self.session.execute(query).scalar_one()
 
-    def sources(self) -> list[tuple[str, int, datetime | None, datetime | None]]:
-        """Every source: name, article count, latest publication and latest ingest time."""
-        query = (
-            select(
-                Source.name,
-                func.count(Article.id),
-                func.max(Article.published_at),
-                func.max(Article.created_at),
-            )
-            .outerjoin(Article, Article.source_id == Source.id)
-            .group_by(Source.id, Source.name)
-            .order_by(func.count(Article.id).desc(), Source.name)
-        )
-        return [(n, c, p, i) for n, c, p, i in self.session.execute(query)]
-
     def find_existing(
         self, hashes: Iterable[str], url_keys: Iterable[str]
     ) -> tuple[dict[str, int], dict[str, int]]:

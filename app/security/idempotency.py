@@ -53,7 +53,7 @@ IDEMPOTENT_PATHS = re.compile(r"/v1/(?:articles|imports|articles/[^/]+/reextract
 HEADER = b"idempotency-key"
 VALID_KEY = re.compile(r"[\x21-\x7e]{1,255}")  # visible ASCII, as the header's users send
 FINGERPRINT_HEADERS = (b"content-type", b"content-location")
-KEPT_HEADERS = frozenset({b"content-type", b"location", b"content-location"})
+KEPT_HEADERS = frozenset({b"content-type", b"location", b"content-location", b"x-fetch-status"})
 PURGE_EVERY = 300.0  # seconds between deletions of every expired record, per process
 
 

@@ -4,9 +4,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import trafilatura
-
 from app.errors import Unprocessable
+from app.parsing.extractors import HTML_EXTRACTOR
 from app.parsing.html import dates, metadata
 from app.parsing.html.authors import credits
 from app.parsing.html.body import Body, extract_body
@@ -15,7 +14,7 @@ from app.parsing.html.page import NO_BODY, Found, Page, load_page
 from app.parsing.normalize import clean_line, normalize_body
 from app.schemas import MAX_SOURCE, Extraction, NormalizedArticle, RelatedLink
 
-EXTRACTOR = f"news-archive-html/1 (trafilatura {trafilatura.__version__})"
+EXTRACTOR = HTML_EXTRACTOR
 _MAX_LINKS = 50
 _FALLBACK_HEADLINE = 150
 
