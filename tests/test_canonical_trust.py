@@ -176,6 +176,8 @@ def test_copy_of_the_text_on_another_site_then_edited(
     real = fetch(fetching, real_story(site))
     copy = page(forger, "/copy", REAL, forger.base + "/copy")
     assert fetch(fetching, copy)["id"] == real["id"]
+    fetch(fetching, site.base + STORY)  # the real page's own validators are still kept
+    assert [etag is None for path, etag in site.hits if path == STORY] == [True, False]
     page(forger, "/copy", FORGED, forger.base + "/copy")
     edited = fetching.post("/v1/articles", json={"url": copy})
     assert edited.status_code == 201
