@@ -1,11 +1,13 @@
 """Which URLs an article is found and merged by: a site vouches for its own URLs only.
 
-A page's rel=canonical or og:url, and a redirect's target, are statements by whoever
-served the page. Taken as aliases they would let any site name another site's article,
-which then takes the page's text as a new revision (or gives its own URL to the forgery).
-So an alias must be on the same site as the URL that vouches for it: the final URL after
-redirects for a fetched page, the `url` a client gave with the HTML it posted. A URL the
-client gave as such (`url`, or `canonical_url` as a field) is the client's word, trusted.
+A page's rel=canonical or og:url is a statement by whoever served the page. Taken as an
+alias it would let any site name another site's article, which then takes the page's text
+as a new revision (or files the real page under the forgery). So an alias must be on the
+same site as the URL that vouches for it: the final URL after redirects for a fetched page,
+the `url` a client gave with the HTML it posted. A URL on another site that redirected to
+the page is no alias either: that site could serve its own text there later. A URL the
+client gave as such (`url`, or `canonical_url` as a field) is the client's word, trusted;
+an export's provenance names the page's rule, so a re-import does not promote it.
 """
 
 from collections.abc import Iterable
@@ -33,7 +35,8 @@ def alias_urls(
     and the canonical URL the page declared, when on that same site; a canonical URL the
     client gave, always. A declared canonical with no URL to vouch for it is no alias."""
     anchor = served_by or article.url
-    urls = [u for u in (*requested, anchor) if u and anchor and same_site(u, anchor)]
+    urls = [u for u in requested if u and anchor and (u == anchor or same_site(u, anchor))]
+    urls += [anchor] if anchor else []
     canonical = article.canonical_url
     if canonical and (_given(article) or (anchor and same_site(canonical, anchor))):
         urls.append(canonical)
