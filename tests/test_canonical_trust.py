@@ -211,3 +211,20 @@ def test_same_site_canonical_still_merges(fetching: TestClient, site: Site) -> N
 def test_same_site_is_the_registrable_domain(url: str, other: str, same: bool) -> None:
     assert same_site(url, other) is same
     assert same_site(other, url) is same
+
+
+def test_reimported_export_keeps_the_page_rule(fetching: TestClient, site: Site) -> None:
+    """An export carries the canonical's provenance ("html": the page said it), so importing
+    it does not turn the page's claim into the client's word."""
+    real = fetch(fetching, real_story(site))
+    item = {
+        "headline": "Port closed after storm",
+        "body": "\n\n".join(FORGED),
+        "url": "https://forger.example/evil",
+        "canonical_url": site.base + STORY,
+        "extraction": {"extractor": "news-archive-html/1", "fields": {"canonical_url": "html"}},
+    }
+    result = fetching.post("/v1/imports", json={"items": [item]}).json()["results"][0]
+    assert result["status"] == "created"
+    assert result["id"] != real["id"]
+    assert_answers(fetching, site.base + STORY, REAL)
