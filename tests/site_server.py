@@ -28,20 +28,23 @@ def article_html(headline: str, paragraphs: list[str], canonical: str) -> str:
 
 
 class Site:
-    """Serve `pages[path] = (content_type, body)` and `redirects[path] = location`."""
+    """Serve `pages[path] = (content_type, body)` and `redirects[path] = location`; a page's
+    ETag is a hash of its body unless `etags[path]` says otherwise."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.pages: dict[str, tuple[str, bytes]] = {}
         self.redirects: dict[str, str] = {}
+        self.etags: dict[str, str] = {}
         self.hits: list[tuple[str, str | None]] = []  # (path, If-None-Match)
         self.lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._httpd = ThreadingHTTPServer((host, 0), _Handler)
         self._httpd.site = self  # type: ignore[attr-defined]
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,))
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
 
     def page(self, path: str, html: str, content_type: str = "text/html; charset=utf-8") -> str:
         self.pages[path] = (content_type, html.encode())
@@ -77,7 +80,7 @@ class _Handler(BaseHTTPRequestHandler):
         if path not in site.pages:
             return self._send(404, "text/html", b"<h1>not found</h1>")
         content_type, body = site.pages[path]
-        etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+        etag = site.etags.get(path) or '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
         if self.headers.get("If-None-Match") == etag:
             self.send_response(304)
             self.send_header("ETag", etag)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.errors import AppError, FetchError, Unprocessable, UpstreamTimeout
 from app.fetching import FetchedPage, Fetcher
 from app.fetching.network import deadline
+from app.ingest.aliases import alias_urls
 from app.models import utcnow
 from app.neardup import DEFAULT as NEAR_DUPLICATES
 from app.neardup import Signature
@@ -83,7 +84,7 @@ class Unchanged:
 
 
 Item = Prepared | Unchanged | AppError
-Validators = Callable[[str], tuple[int, str | None, str | None] | None]
+Validators = Callable[[str, str], tuple[int, str | None, str | None] | None]
 
 
 @dataclass
@@ -108,9 +109,9 @@ def make_fetch_context(
 ) -> FetchContext:
     """A FetchContext whose validator lookups use short read sessions of their own."""
 
-    def validators(url_key: str) -> tuple[int, str | None, str | None] | None:
+    def validators(url_key: str, url: str) -> tuple[int, str | None, str | None] | None:
         with sessions() as session:
-            return ArticleRepository(session).fetch_validators(url_key)
+            return ArticleRepository(session).fetch_validators(url_key, url)
 
     return FetchContext(fetcher, validators, pool, per_host)
 
@@ -176,18 +177,17 @@ def wants_fetch(raw: Any) -> bool:
 
 
 def _prepared(item: ArticleIn, article: NormalizedArticle) -> Prepared:
-    urls = (article.url, article.canonical_url)
     if item.kind == "html":
         html = (item.html or "").encode()
         snapshot = Snapshot(item.url, None, utcnow(), "text/html", "utf-8", None, None, html)
-        return Prepared(article, tuple(u for u in urls if u), snapshot)
-    return Prepared(article, tuple(u for u in urls if u))
+        return Prepared(article, alias_urls(article), snapshot)
+    return Prepared(article, alias_urls(article))
 
 
 def _fetch(item: ArticleIn, context: FetchContext) -> Item:
     url = item.url or ""
     key = normalize_url(url)
-    known = context.validators(key) if key else None
+    known = context.validators(key, url) if key else None
     etag, modified = (known[1], known[2]) if known else (None, None)
     try:
         with _host_slot(context, url):
@@ -199,8 +199,10 @@ def _fetch(item: ArticleIn, context: FetchContext) -> Item:
         return Unchanged(known[0])
     article = extract_article(page.body, page.final_url, charset=page.charset)
     article = caller_overrides(item, article.model_copy(update={"url": url}))
-    urls = (url, page.url, page.final_url, article.canonical_url)
-    return Prepared(article, tuple(u for u in urls if u), _snapshot(url, page))
+    # The final URL's site served the page: it vouches for the URLs on that site only (an
+    # off-site redirect's source is not an alias: that site could serve its own text later).
+    urls = alias_urls(article, served_by=page.final_url, requested=(url, page.url))
+    return Prepared(article, urls, _snapshot(url, page))
 
 
 @contextmanager

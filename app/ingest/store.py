@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import AppError
 from app.ingest import clusters
+from app.ingest.aliases import on_known_sites
 from app.ingest.prepare import Item, Prepared, Snapshot, Unchanged
 from app.ingest.revise import revise
 from app.models import utcnow
@@ -133,7 +134,12 @@ def _merge(
     owner = by_hash.get(item.digest)
     if owner is not None and owner != article_id:
         return Outcome("duplicate", owner)  # this text is stored already, as another article
-    repo.insert_aliases(_alias_rows(article_id, item), skip_taken=True)
+    aliases = _alias_rows(article_id, item)
+    if not known.by_url:  # found by its text alone: a copy on another site changes nothing
+        aliases = on_known_sites(aliases, repo.url_keys(article_id))
+        if item.url_keys and not aliases:
+            return Outcome("duplicate", article_id)
+    repo.insert_aliases(aliases, skip_taken=True)
     if item.snapshot is not None:
         repo.replace_snapshot(_snapshot_row(article_id, item.snapshot))
     if not known.by_url or owner == article_id:

@@ -183,12 +183,13 @@ class ArticleRepository:
         query = select(ArticleUrl.url_key).where(ArticleUrl.article_id == article_id)
         return list(self.session.scalars(query))
 
-    def fetch_validators(self, url_key: str) -> tuple[int, str | None, str | None] | None:
-        """(article id, ETag, Last-Modified) of the last fetch of the article at this URL."""
+    def fetch_validators(self, url_key: str, url: str) -> tuple[int, str | None, str | None] | None:
+        """(article id, ETag, Last-Modified) of the article at `url_key` if its last fetch was
+        of exactly `url`: validators go back only to the URL that sent them."""
         query = (
             select(PageSnapshot.article_id, PageSnapshot.etag, PageSnapshot.last_modified)
             .join(ArticleUrl, ArticleUrl.article_id == PageSnapshot.article_id)
-            .where(ArticleUrl.url_key == url_key)
+            .where(ArticleUrl.url_key == url_key, PageSnapshot.url == url)
         )
         row = self.session.execute(query).first()
         return (row[0], row[1], row[2]) if row else None
