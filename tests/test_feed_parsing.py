@@ -5,6 +5,7 @@ files themselves (values quoted in each test)."""
 
 import contextlib
 import gzip
+import hashlib
 import json
 import socket
 import subprocess
@@ -57,6 +58,14 @@ def cpu_bounded(function, *args, **kwargs):
 
 
 # --- every corpus file ----------------------------------------------------------------
+
+
+def test_corpus_files_are_the_captured_bytes() -> None:
+    """The quirks (BOM, CRLF, undeclared Latin-1) are what is tested: no byte may change."""
+    changed = [
+        m["file"] for m in MANIFEST if hashlib.sha256(read(m["file"])).hexdigest() != m["sha256"]
+    ]
+    assert changed == []
 
 
 @pytest.mark.parametrize("item", DOCUMENTS, ids=lambda m: m["file"])

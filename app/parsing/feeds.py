@@ -76,10 +76,10 @@ def parse_feed(
     data = feed_document.ungzip(data, max_bytes)
     text = feed_document.decode(data, content_type)
     feed_document.refuse_internal_subset(text)
-    kind = feed_document.kind_of(text)
-    if kind == "sitemap":
+    document_kind = feed_document.kind_of(text)
+    if document_kind == "sitemap":
         return parse_sitemap(text, url, max_entries=max_entries)
-    if kind == "html":
+    if document_kind == "html":
         raise Unprocessable("not a feed: the document is an HTML page")
     is_json = text.lstrip()[:1] == "{"
     root = feed_document.root_element(text)
@@ -87,7 +87,7 @@ def parse_feed(
         text = text.replace(_RSS090, _RSS10)
     parsed = _library_parse(_utf8_document(text))
     feed, entries = parsed.get("feed") or {}, parsed.get("entries") or []
-    kind = "jsonfeed" if is_json else _KINDS.get(root, "rss")
+    kind: FeedKind = "jsonfeed" if is_json else _KINDS.get(root, "rss")
     # Atom (RFC 4287 4.2.1) and JSON Feed: the feed's authors apply to entries without any.
     inherited = _authors(feed) if kind != "rss" else ()
     return ParsedFeed(
