@@ -330,16 +330,27 @@ def test_what_is_not_a_feed_is_unprocessable(document: bytes, reason: str) -> No
         parse_feed(document, BASE)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.integers(0, 8000), st.binary(max_size=64), st.integers(0, 64))
-def test_damaged_feeds_parse_or_are_refused(at: int, junk: bytes, cut: int) -> None:
-    source = read("rss2-nyt-wirecutter-2022.xml")
+DAMAGEABLE = [
+    "rss2-nyt-wirecutter-2022.xml",
+    "atom-usgs-earthquakes-2018.xml",
+    "jsonfeed-npr-technology-2021.json",
+    "sitemap-news-shinpaideshou-2017.xml",
+]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(DAMAGEABLE), st.integers(0, 8000), st.binary(max_size=64), st.integers(0, 64)
+)
+def test_damaged_documents_parse_or_are_refused(name: str, at: int, junk: bytes, cut: int) -> None:
+    source = read(name)
     damaged = source[:at] + junk + source[at + cut :]
     try:
         result = cpu_bounded(parse_feed, damaged, BASE)
     except Unprocessable:
         return
-    assert all(e.link is None or e.link.startswith("http") for e in result.entries)
+    links = [e.link for e in result.entries] + list(result.sitemaps)
+    assert all(link is None or link.startswith(("http://", "https://")) for link in links)
 
 
 def test_parsers_import_no_database_web_or_http_client() -> None:

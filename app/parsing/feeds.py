@@ -42,8 +42,13 @@ _DECLARATION = re.compile(r"""(<\?xml[^>]{0,200}?encoding\s*=\s*["'])[^"']{0,40}
 _TTL = re.compile(r"<ttl>\s*(\d{1,6})\s*</ttl>")
 _PERIOD = re.compile(r"<(?:[\w-]+:)?updatePeriod>\s*(\w{1,10})\s*</")
 _FREQUENCY = re.compile(r"<(?:[\w-]+:)?updateFrequency>\s*(\d{1,6})\s*</")
-_PERIOD_MINUTES = {"hourly": 60, "daily": 1440, "weekly": 10080, "monthly": 43200}
-_PERIOD_MINUTES["yearly"] = 525600
+_PERIOD_MINUTES = {
+    "hourly": 60,
+    "daily": 24 * 60,
+    "weekly": 7 * 24 * 60,
+    "monthly": 30 * 24 * 60,
+    "yearly": 365 * 24 * 60,
+}
 _HEAD_CHARS = 65536
 _KINDS: dict[str | None, FeedKind] = {"feed": "atom", "rss": "rss", "rdf": "rss", "channel": "rss"}
 

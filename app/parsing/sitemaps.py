@@ -35,7 +35,10 @@ def _parser() -> etree.XMLParser:
 
 def parse_sitemap(text: str, url: str, *, max_entries: int = MAX_SITEMAP_ENTRIES) -> ParsedFeed:
     """A urlset (plain or Google News) or a sitemapindex; `text` is the decoded document."""
-    root = etree.fromstring(text.encode("utf-8"), _parser())
+    try:
+        root = etree.fromstring(text.encode("utf-8"), _parser())
+    except etree.XMLSyntaxError as error:  # even recover mode gives up on some documents
+        raise Unprocessable(f"not a readable sitemap: {error}") from error
     if root is None or not isinstance(root.tag, str):
         raise Unprocessable("not a sitemap: no root element could be read")
     name = _local(root)
