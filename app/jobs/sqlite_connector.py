@@ -165,7 +165,7 @@ class SQLiteConnector(connector.BaseAsyncConnector):
                             "args": json.dumps(job.args),
                             "at": _epoch(job.scheduled_at),
                             "now": now,
-                        },  # fmt: skip
+                        },
                     ).scalar_one()
             except IntegrityError:
                 raise exceptions.UniqueViolation(
