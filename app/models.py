@@ -260,9 +260,11 @@ class IdempotencyRecord(Base):
 # Search index objects live only in the migrations (FTS5 table and triggers on SQLite, a
 # generated tsvector column and GIN index on Postgres): autogenerate must not drop them.
 SEARCH_OBJECTS = {"article_fts", "search_vector", "ix_article_search_vector"}
+# The job queue's tables (procrastinate's schema, migration 0007) are not ORM models either.
+JOB_QUEUE_PREFIX = "procrastinate_"
 
 
 def include_in_autogenerate(
     obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
 ) -> bool:
-    return not (name or "").startswith(tuple(SEARCH_OBJECTS))
+    return not (name or "").startswith((*SEARCH_OBJECTS, JOB_QUEUE_PREFIX))
