@@ -21,14 +21,13 @@ import pytest
 from packaging.utils import canonicalize_name
 
 from tests.conftest import ROOT, free_port
+from tests.dockerfile import pip_installs, read_dockerfile
 from tests.image_backends import (
     DockerImage,
     DockerServer,
     ReplayImage,
     ReplayServer,
     docker_answers,
-    pip_installs,
-    read_dockerfile,
     wait_healthy,
 )
 from tests.lock import pins
