@@ -7,7 +7,8 @@ publication time in the offset the page declared, needed for the date measure be
 
 DIR holds `<id>.html.gz` pages, `ground-truth.json` ({id: {"articleBody", "url"}}) and,
 optionally, `labels.json` (headline, authors, published date, publisher, credited wire); the
-default is the shared dev half of the Zyte article-extraction benchmark. Reads files only.
+default is bench/data/extraction, the dev half of the Zyte article-extraction benchmark (91
+pages, MIT; see its README). Reads files only.
 
 Body measure, as the Zyte article-extraction-benchmark's evaluate.py computes it:
 tokens are the `\\w+` runs of the text (case kept); shingles are the multiset of every run of
@@ -53,7 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app.errors import Unprocessable
 from app.parsing.html import extract_page
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared/corpus/extraction/dev"
+DEFAULT_DATA = Path(__file__).resolve().parent / "data" / "extraction"
 _TOKEN = re.compile(r"\w+")
 _QUOTES = str.maketrans({"‘": "'", "’": "'", "‚": "'", "′": "'", "“": '"', "”": '"', "„": '"'})
 _ALIASES = {"associatedpress": "ap", "agencefrancepresse": "afp"}

@@ -76,8 +76,8 @@ class Corpus:
         rng = random.Random(seed)
         self.paragraphs = [self.maker.paragraph(rng) for _ in range(pool)]
         self.seed = seed
-        # Each in 13-78 % of the articles; a random pair of them in ~7 % (median), like the
-        # "two common words" of LIMITS.md.
+        # Each in 13-78 % of the articles; a random pair of them in ~7 % (median): a search
+        # for two common words that matches many articles and must rank them all.
         self.common_words = self.maker.words[30:300]
 
     def text(self, n: int, marker: str = "") -> str:

@@ -6,8 +6,8 @@ The set is rebuilt at every run, deterministically for a seed (default 1).
 
 Bases: --synthetic (default 400) bodies from bench/corpus.py's ArticleMaker (Zipf words,
 ~2.6 KB, 4-7 paragraphs; the headline is not part of the body), and the real article
-bodies of DIR/ground-truth.json ("articleBody", paragraphs one a line; default the shared
-extraction dev set: 91 bodies of 42 to 3,553 words), read at run time, never copied.
+bodies of DIR/ground-truth.json ("articleBody", paragraphs one a line; default
+bench/data/extraction, the extraction dev set: 91 bodies of 42 to 3,553 words).
 Bases under the scheme's `min_words` are left out.
 
 Positives (the same story republished): every synthetic base is rewritten 3 times, every
@@ -70,7 +70,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app.neardup import DEFAULT, Scheme
 from bench.corpus import ArticleMaker, vocabulary
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared/corpus/extraction/dev"
+DEFAULT_DATA = Path(__file__).resolve().parent / "data" / "extraction"
 EDITS = ("dateline", "lead", "drop", "words", "credit", "format")
 SHORT = {"lead", "drop"}  # edits left out for bodies of fewer than 4 paragraphs
 CITIES = ["LONDON", "WASHINGTON", "NAIROBI", "TOKYO", "SAO PAULO", "BERLIN", "MUMBAI"]

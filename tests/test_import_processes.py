@@ -135,7 +135,9 @@ def test_worker_process_gives_the_same_results_as_parsing_in_the_server(
 
 def test_an_import_of_one_chunk_starts_no_process(server: LiveServer) -> None:
     items = [{"headline": f"Short {i}", "body": f"Body {i}."} for i in range(CHUNK)]
-    response = httpx.post(f"{server.url}/v1/imports", content=body(items), headers=NDJSON)
+    response = httpx.post(
+        f"{server.url}/v1/imports", content=body(items), headers=NDJSON, timeout=60
+    )
     assert response.json()["counts"]["created"] == CHUNK
     assert children(server.process.pid) == []
 
@@ -156,12 +158,14 @@ def test_a_worker_killed_mid_import_costs_nothing(server: LiveServer) -> None:
     response = httpx.post(f"{server.url}/v1/imports", content=stream(), headers=NDJSON, timeout=60)
     assert response.status_code == 200, response.text
     assert response.json()["counts"] == {**response.json()["counts"], "created": 10 * CHUNK}
-    listing = httpx.get(f"{server.url}/v1/articles?limit=200").json()["items"]
+    listing = httpx.get(f"{server.url}/v1/articles?limit=200", timeout=60).json()["items"]
     assert {a["headline"] for a in listing} == {i["headline"] for i in items}
     assert killed
 
     again = [{"headline": f"Later {i}", "body": f"Later body {i}."} for i in range(3 * CHUNK)]
-    response = httpx.post(f"{server.url}/v1/imports", content=body(again), headers=NDJSON)
+    response = httpx.post(
+        f"{server.url}/v1/imports", content=body(again), headers=NDJSON, timeout=60
+    )
     assert response.json()["counts"]["created"] == 3 * CHUNK
     new_workers = children(server.process.pid)
     assert new_workers
@@ -170,7 +174,9 @@ def test_a_worker_killed_mid_import_costs_nothing(server: LiveServer) -> None:
 
 def test_a_killed_server_leaves_no_worker_behind(server: LiveServer) -> None:
     items = [{"headline": f"Story {i}", "body": f"Body {i}."} for i in range(3 * CHUNK)]
-    response = httpx.post(f"{server.url}/v1/imports", content=body(items), headers=NDJSON)
+    response = httpx.post(
+        f"{server.url}/v1/imports", content=body(items), headers=NDJSON, timeout=60
+    )
     assert response.status_code == 200
     workers = children(server.process.pid)
     assert workers
