@@ -149,9 +149,10 @@ class RetryTransaction(Exception):
 
 
 # Postgres errors that a new attempt of the same transaction resolves: it aborted in a
-# deadlock or a serialization failure, or it met a row committed since its lookups (a
-# unique violation: the new attempt finds that row and treats it as known).
-_TRANSIENT = {"40P01", "40001", "23505"}
+# deadlock or a serialization failure, or it met a change committed since its lookups: a
+# row with the same unique key (the new attempt finds it and treats it as known), or the
+# deletion of the article it was adding to (the new attempt finds the tombstones).
+_TRANSIENT = {"40P01", "40001", "23505", "23503"}
 ATTEMPTS = 5
 
 

@@ -6,16 +6,18 @@ checked in the database afterwards, not through the API."""
 import hashlib
 import random
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import Connection, Engine, text
 
-from app.ingest import parse_item
+from app.db import make_sessionmaker, writer
+from app.ingest import delete_article, parse_item
 from app.parsing.urls import normalize_url
 from app.schemas import ArticleIn
 from tests.conftest import LiveServer
@@ -149,11 +151,12 @@ def test_html_posts_for_one_url_keep_one_article_and_its_snapshot(
 
 
 def test_one_delete_wins_and_the_article_does_not_come_back(server: LiveServer, db: Engine) -> None:
-    """Each round, 4 clients delete one article while 4 others post new texts for its URL."""
+    """Each round, 4 clients delete one article while 4 others post for its URL: its page
+    again (a duplicate that replaces the stored page) or a new text (a new revision)."""
     urls = [f"{URL}-{n}" for n in range(5)]
     with httpx.Client(base_url=server.url, timeout=60) as http:
         ids = [
-            http.post("/v1/articles", json={"headline": f"Story {n}", "body": "Text.", "url": u})
+            http.post("/v1/articles", json={"html": page(n), "url": u})
             .raise_for_status()
             .json()["id"]
             for n, u in enumerate(urls)
@@ -162,6 +165,8 @@ def test_one_delete_wins_and_the_article_does_not_come_back(server: LiveServer, 
     def act(http: httpx.Client, client: int, step: int) -> httpx.Response:
         if client < 4:
             return http.delete(f"/v1/articles/{ids[step]}")
+        if client < 6:
+            return http.post("/v1/articles", json={"html": page(step), "url": urls[step]})
         item = {"headline": f"Story {step}", "body": f"Rewritten by {client}.", "url": urls[step]}
         return http.post("/v1/articles", json=item)
 
@@ -231,3 +236,44 @@ def test_concurrent_imports_of_known_urls_keep_every_item(server: LiveServer, db
             [article_id] = articles_at(conn, url)
             assert hashes <= history(conn, article_id), url
         assert conn.scalar(text("SELECT count(*) FROM article")) == len(known) + len(shared)
+
+
+def wait_until_blocked(db: Engine, request: Future[httpx.Response]) -> None:
+    """Until the request waits on a lock (Postgres shows it), or has been answered."""
+    if db.dialect.name != "postgresql":  # the server's write waits on SQLite's file lock
+        time.sleep(1)
+        return
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    deadline = time.monotonic() + 30
+    while not request.done() and time.monotonic() < deadline:
+        with db.connect() as conn:
+            if conn.scalar(query):
+                return
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("change", ["same page", "new text"])
+def test_a_post_that_waits_on_a_delete_is_refused_once_it_commits(
+    server: LiveServer, db: Engine, change: str
+) -> None:
+    """A post for an article whose delete has not committed yet waits for it, then gets 410:
+    the page posted again (it only adds a snapshot and aliases) or a new text (a revision)."""
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        created = http.post("/v1/articles", json={"html": page(7), "url": URL})
+        article_id = created.raise_for_status().json()["id"]
+    if change == "same page":
+        item: dict[str, str] = {"html": page(7), "url": URL}
+    else:
+        item = {"headline": "Storm update 7", "body": "A new text.", "url": URL}
+    with make_sessionmaker(writer(db))() as session, ThreadPoolExecutor(1) as pool:
+        assert delete_article(session, article_id)  # not committed yet
+        post = pool.submit(httpx.post, f"{server.url}/v1/articles", json=item, timeout=60)
+        wait_until_blocked(db, post)
+        session.commit()
+        response = post.result()
+    assert response.status_code == 410, response.text
+    with db.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM article")) == 0

@@ -95,12 +95,15 @@ def _store(session: Session, items: Sequence[Item], restore: bool) -> list[Outco
     by_hash, by_url = repo.find_existing(
         (i.digest for i in ready), (k for i in ready for k in i.url_keys)
     )
-    known = {*by_hash.values(), *by_url.values()}
-    if gone := known - lock_articles(session, known):
-        raise RetryTransaction(f"articles {sorted(gone)} were deleted meanwhile")
-    # After the row locks: a delete that committed before them has left its tombstones.
     checked = _check_tombstones(ChangeRepository(session), items, restore)
     plan, new = _plan(checked, by_hash, by_url)
+    # Lock the rows of the articles that get a new revision, so that their revision numbers
+    # stay current until commit. The others only gain rows that reference them (an alias,
+    # a snapshot): a delete that commits meanwhile fails those with a foreign-key violation,
+    # and the new attempt finds the tombstones.
+    revising = {s.article_id for s in plan if isinstance(s, _Known) and _new_text(s, by_hash)}
+    if gone := revising - lock_articles(session, revising):
+        raise RetryTransaction(f"articles {sorted(gone)} were deleted meanwhile")
     ids = _insert_rows(repo, new) if new else []
     by_hash.update(zip((i.digest for i in new), ids, strict=True))
     return [_resolve(repo, step, ids, by_hash) for step in plan]
@@ -136,6 +139,11 @@ def _plan(
     return plan, new
 
 
+def _new_text(known: _Known, by_hash: dict[str, int]) -> bool:
+    """Whether merging the item may revise the article: a known URL, a text stored nowhere."""
+    return known.by_url and known.item.digest not in by_hash
+
+
 def _earlier(item: Prepared, slots: dict[str, int]) -> int | None:
     return next((slots[k] for k in item.identity if k in slots), None)
 
@@ -155,9 +163,10 @@ def _resolve(
 def _merge(repo: ArticleRepository, known: _Known, by_hash: dict[str, int]) -> Outcome:
     """A stored article seen again: remember new URLs and bytes; revise if its text changed.
 
-    The article's row is locked (`_store`), so its revision number is current and no other
-    writer adds a revision before this transaction ends. `by_hash` learns each new text, so
-    a later item of the batch with the same text is a duplicate, not a second revision.
+    An article to revise has its row locked (`_store`), so its revision number is current
+    and no other writer adds a revision before this transaction ends. `by_hash` learns each
+    new text, so a later item of the batch with the same text is a duplicate, not a second
+    revision.
     """
     item, article_id = known.item, known.article_id
     owner = by_hash.get(item.digest)
@@ -166,7 +175,7 @@ def _merge(repo: ArticleRepository, known: _Known, by_hash: dict[str, int]) -> O
     repo.insert_aliases(_alias_rows(article_id, item), skip_taken=True)
     if item.snapshot is not None:
         repo.replace_snapshot(_snapshot_row(article_id, item.snapshot))
-    if not known.by_url or owner == article_id:
+    if not _new_text(known, by_hash):
         return Outcome("duplicate", article_id)
     article = repo.current(article_id)
     if article is None:  # cannot happen under the row lock; a new attempt would see why

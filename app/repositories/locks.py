@@ -2,11 +2,11 @@
 
 SQLite needs none of this: write transactions begin IMMEDIATE, one at a time. Postgres runs
 writers side by side at READ COMMITTED, so `store` first locks the identity keys it is about
-to look up (content hashes, normalized URLs), then the rows of the articles it found. Every
-writer that can change what a lookup of a key returns (a new article, a new revision, a new
-URL alias, a lifted tombstone) holds that key's lock until it commits, so a lookup made
-under the lock stays true until the transaction ends; a delete is caught by the row lock.
-"""
+to look up (content hashes, normalized URLs), then the rows of the articles it will revise.
+Every writer that can add what a lookup of a key finds (a new article, a new revision, a
+new URL alias, a lifted tombstone) holds that key's lock until it commits, so what a lookup
+made under the lock finds stays found; deletes take the article's row lock instead, and a
+writer that meets a deleted article starts again (app.db.retried)."""
 
 import hashlib
 from collections.abc import Iterable
