@@ -3,19 +3,20 @@
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 
 _log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 30_000
 SQLITE_WRITE_WAIT = 60.0  # seconds a writer queues before the request is a 503
@@ -140,3 +141,43 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+class RetryTransaction(Exception):
+    """Raised by work that finds the database changed under it (an article it was about to
+    update deleted meanwhile): `retried` runs the work again in a new transaction."""
+
+
+# Postgres errors that a new attempt of the same transaction resolves: it aborted in a
+# deadlock or a serialization failure, or it met a change committed since its lookups: a
+# row with the same unique key (the new attempt finds it and treats it as known), or the
+# deletion of the article it was adding to (the new attempt finds the tombstones).
+_TRANSIENT = {"40P01", "40001", "23505", "23503"}
+ATTEMPTS = 5
+
+
+def transient(exc: BaseException) -> bool:
+    if isinstance(exc, RetryTransaction):
+        return True
+    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in _TRANSIENT
+
+
+def retried(session: Session, work: Callable[[], T], attempts: int = ATTEMPTS) -> T:
+    """`work()`, which must be all that `session`'s transaction has done; when the transaction
+    fails in a way a new attempt resolves, roll it back and run `work` again (up to
+    `attempts` times), so concurrency never costs the caller an error."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except Exception as exc:
+            if attempt == attempts or not transient(exc):
+                raise
+            session.rollback()
+            _log.info("transaction retried (attempt %d): %s", attempt + 1, _reason(exc))
+    raise AssertionError("unreachable")
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, DBAPIError):
+        return f"{type(exc.orig).__name__} ({getattr(exc.orig, 'sqlstate', None)})"
+    return str(exc)

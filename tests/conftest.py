@@ -130,10 +130,14 @@ class LiveServer:
             cwd=ROOT,
             env=env,
         )
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()  # leave no server (nor its workers) behind when it did not come up
+            raise
 
     def _wait_ready(self) -> None:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60  # generous: the machine may be busy
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError("uvicorn exited during start-up")
@@ -142,7 +146,7 @@ class LiveServer:
                     return
             except httpx.TransportError:
                 time.sleep(0.1)
-        raise RuntimeError("uvicorn did not start in 30 s")
+        raise RuntimeError("uvicorn did not start in 60 s")
 
     def stop(self, kill: bool = False) -> None:
         if self.process.poll() is None:

@@ -45,14 +45,18 @@ def test_duplicates_of_stored_articles_carry_the_stored_id(client: TestClient) -
     assert body["results"] == [{"index": 0, "status": "duplicate", "id": first["id"]}]
 
 
-def test_in_batch_duplicate_by_canonical_url(client: TestClient) -> None:
+def test_in_batch_new_text_for_a_url_is_a_revision_as_across_batches(client: TestClient) -> None:
     items = [
         {"headline": "A", "body": "One.", "canonical_url": "https://ex.com/a"},
         {"headline": "A2", "body": "Changed.", "canonical_url": "https://ex.com/a"},
+        {"headline": "A2", "body": "Changed.", "url": "https://ex.com/a?utm_source=x"},
     ]
     results = client.post("/v1/imports", json={"items": items}).json()["results"]
-    assert [r["status"] for r in results] == ["created", "duplicate"]
-    assert results[0]["id"] == results[1]["id"]
+    assert [r["status"] for r in results] == ["created", "updated", "duplicate"]
+    assert results[0]["id"] == results[1]["id"] == results[2]["id"]
+    revisions = client.get(f"/v1/articles/{results[0]['id']}/revisions").json()["items"]
+    assert [(r["number"], r["headline_changed"]) for r in revisions] == [(1, False), (2, True)]
+    assert client.get(f"/v1/articles/{results[0]['id']}").json()["body"] == "Changed."
 
 
 def test_more_than_1000_items_is_422_and_stores_nothing(client: TestClient) -> None:

@@ -3,11 +3,13 @@
 import zlib
 from datetime import datetime
 
-from app.errors import Conflict
+from app.db import RetryTransaction, retried
+from app.errors import Conflict, NotFound
 from app.models import Article, ArticleRevision, utcnow
 from app.parsing.diff import diff_stats
 from app.parsing.html import extract_article
 from app.repositories import ArticleRepository, ChangeRepository
+from app.repositories.locks import lock_articles, lock_keys
 from app.schemas import NormalizedArticle
 
 
@@ -88,6 +90,10 @@ def versions(repo: ArticleRepository, article: Article) -> list[ArticleRevision]
 
 def reextract(repo: ArticleRepository, article_id: int) -> tuple[bool, Article]:
     """Run the current extractor over the stored bytes; a new revision if the text changed."""
+    return retried(repo.session, lambda: _reextract(repo, article_id))
+
+
+def _reextract(repo: ArticleRepository, article_id: int) -> tuple[bool, Article]:
     article = repo.require(article_id)
     snapshot = repo.snapshot(article_id)
     if snapshot is None:
@@ -95,10 +101,22 @@ def reextract(repo: ArticleRepository, article_id: int) -> tuple[bool, Article]:
             f"article {article_id} has no stored page to re-extract (it was not ingested "
             "from HTML or a URL)"
         )
+    fetched_at = snapshot.fetched_at
     raw = zlib.decompress(snapshot.raw_zlib)
     new = extract_article(raw, snapshot.final_url or snapshot.url, charset=snapshot.charset)
     new = new.model_copy(update={"url": article.url})
     digest = new.content_hash
+    if digest == article.content_hash:
+        return False, article
+    # Extraction ran unlocked; lock the new text's key and the article as `store` does, then
+    # check that nobody replaced the page or the text meanwhile.
+    lock_keys(repo.session, [f"hash:{digest}"])
+    if not lock_articles(repo.session, [article_id]):
+        raise NotFound(f"no article with id {article_id}")
+    article = repo.current(article_id) or article
+    repo.session.refresh(snapshot, ["fetched_at"])
+    if snapshot.fetched_at != fetched_at:
+        raise RetryTransaction(f"the page of article {article_id} was replaced meanwhile")
     if digest == article.content_hash:
         return False, article
     owner, _ = repo.find_existing([digest], [])

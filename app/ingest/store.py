@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.db import RetryTransaction, retried
 from app.errors import AppError
 from app.ingest import clusters
 from app.ingest.aliases import on_known_sites
@@ -18,6 +18,7 @@ from app.models import utcnow
 from app.neardup import encode
 from app.parsing.urls import url_domain
 from app.repositories import ArticleRepository, ChangeRepository, ClusterRepository
+from app.repositories.locks import lock_articles, lock_keys
 
 Status = Literal["created", "duplicate", "updated", "unchanged", "deleted", "error"]
 STATUSES: tuple[Status, ...] = ("created", "duplicate", "updated", "unchanged", "deleted", "error")
@@ -69,24 +70,54 @@ def _buried(item: Item, buried: dict[str, int]) -> Item | Buried:
 
 @dataclass(frozen=True)
 class _Again:
-    """An item repeating an earlier new item of the same batch."""
+    """An item naming an earlier new item of the same batch (by its text or a URL)."""
 
     index: int
+    item: Prepared
+    by_url: bool
 
 
 def store(session: Session, items: Sequence[Item], *, restore: bool = False) -> list[Outcome]:
-    """Store a batch; one result per item, in order. Never commits.
+    """Store a batch; one result per item, in order. Never commits, and must be the first
+    thing its transaction does: when a concurrent writer gets in the way (a deadlock, an
+    article deleted meanwhile), the transaction is rolled back and the batch stored again.
 
     Items matching a deleted article (its content or a URL) are not stored: their outcome is
     "deleted", unless `restore` is set, which lifts the tombstones and stores them again.
     """
+    return retried(session, lambda: _store(session, items, restore))
+
+
+def _store(session: Session, items: Sequence[Item], restore: bool) -> list[Outcome]:
     repo = ArticleRepository(session)
-    items = _check_tombstones(ChangeRepository(session), items, restore)
     ready = [i for i in items if isinstance(i, Prepared)]
+    # Lock first, then look up: see app/repositories/locks.py.
+    lock_keys(session, (k for i in ready for k in i.identity))
     by_hash, by_url = repo.find_existing(
         (i.digest for i in ready), (k for i in ready for k in i.url_keys)
     )
-    plan: list[Outcome | _Known | _Again | int] = []  # int: index into `new`
+    checked = _check_tombstones(ChangeRepository(session), items, restore)
+    plan, new = _plan(checked, by_hash, by_url)
+    # Lock the rows of the articles that get a new revision, so that their revision numbers
+    # stay current until commit. The others only gain rows that reference them (an alias,
+    # a snapshot): a delete that commits meanwhile fails those with a foreign-key violation,
+    # and the new attempt finds the tombstones.
+    revising = {s.article_id for s in plan if isinstance(s, _Known) and _new_text(s, by_hash)}
+    if gone := revising - lock_articles(session, revising):
+        raise RetryTransaction(f"articles {sorted(gone)} were deleted meanwhile")
+    ids = _insert_rows(repo, new) if new else []
+    by_hash.update(zip((i.digest for i in new), ids, strict=True))
+    return [_resolve(repo, step, ids, by_hash) for step in plan]
+
+
+Step = Outcome | _Known | _Again | int  # int: index of a new item
+
+
+def _plan(
+    items: Sequence[Item | Buried], by_hash: dict[str, int], by_url: dict[str, int]
+) -> tuple[list[Step], list[Prepared]]:
+    """What to do with each item, and the items that are new articles."""
+    plan: list[Step] = []
     new: list[Prepared] = []
     slots: dict[str, int] = {}
     for item in items:
@@ -100,36 +131,44 @@ def store(session: Session, items: Sequence[Item], *, restore: bool = False) -> 
             plan.append(_Known(item, url_hit, by_url=True))
         elif item.digest in by_hash:
             plan.append(_Known(item, by_hash[item.digest], by_url=False))
-        elif (earlier := next((slots[k] for k in item.identity if k in slots), None)) is not None:
-            plan.append(_Again(earlier))
+        elif (earlier := _earlier(item, slots)) is not None:
+            plan.append(_Again(earlier, item, by_url=f"hash:{item.digest}" not in slots))
         else:
             slots.update(dict.fromkeys(item.identity, len(new)))
             plan.append(len(new))
             new.append(item)
-    inserted = _insert_new(session, repo, new)
-    return [_resolve(session, repo, step, inserted, by_hash) for step in plan]
+    return plan, new
+
+
+def _new_text(known: _Known, by_hash: dict[str, int]) -> bool:
+    """Whether merging the item may revise the article: a known URL, a text stored nowhere."""
+    return known.by_url and known.item.digest not in by_hash
+
+
+def _earlier(item: Prepared, slots: dict[str, int]) -> int | None:
+    return next((slots[k] for k in item.identity if k in slots), None)
 
 
 def _resolve(
-    session: Session,
-    repo: ArticleRepository,
-    step: Outcome | _Known | _Again | int,
-    inserted: list[Outcome],
-    by_hash: dict[str, int],
+    repo: ArticleRepository, step: Step, ids: list[int], by_hash: dict[str, int]
 ) -> Outcome:
     if isinstance(step, Outcome):
         return step
     if isinstance(step, int):
-        return inserted[step]
-    if isinstance(step, _Again):
-        return Outcome("duplicate", inserted[step.index].article_id)
-    return _merge(session, repo, step, by_hash)
+        return Outcome("created", ids[step])
+    if isinstance(step, _Again):  # merged like a stored article: the same text, or a new one
+        step = _Known(step.item, ids[step.index], step.by_url)
+    return _merge(repo, step, by_hash)
 
 
-def _merge(
-    session: Session, repo: ArticleRepository, known: _Known, by_hash: dict[str, int]
-) -> Outcome:
-    """A stored article seen again: remember new URLs and bytes; revise if its text changed."""
+def _merge(repo: ArticleRepository, known: _Known, by_hash: dict[str, int]) -> Outcome:
+    """A stored article seen again: remember new URLs and bytes; revise if its text changed.
+
+    An article to revise has its row locked (`_store`), so its revision number is current
+    and no other writer adds a revision before this transaction ends. `by_hash` learns each
+    new text, so a later item of the batch with the same text is a duplicate, not a second
+    revision.
+    """
     item, article_id = known.item, known.article_id
     owner = by_hash.get(item.digest)
     if owner is not None and owner != article_id:
@@ -142,55 +181,18 @@ def _merge(
     repo.insert_aliases(aliases, skip_taken=True)
     if item.snapshot is not None:
         repo.replace_snapshot(_snapshot_row(article_id, item.snapshot))
-    if not known.by_url or owner == article_id:
+    if not _new_text(known, by_hash):
         return Outcome("duplicate", article_id)
-    article = repo.get(article_id)
-    if article is None:  # deleted meanwhile
-        return Outcome("error", error="the article was deleted while this item was stored")
-    try:
-        with session.begin_nested():
-            revise(repo, article, item.article, item.digest, _recorded_at(item))
-    except IntegrityError:
-        return Outcome("duplicate", article_id)
+    article = repo.current(article_id)
+    if article is None:  # cannot happen under the row lock; a new attempt would see why
+        raise RetryTransaction(f"article {article_id} was deleted meanwhile")
+    revise(repo, article, item.article, item.digest, _recorded_at(item))
+    by_hash[item.digest] = article_id
     return Outcome("updated", article_id)
 
 
 def _recorded_at(item: Prepared) -> datetime:
     return item.snapshot.fetched_at if item.snapshot else utcnow()
-
-
-def _insert_new(session: Session, repo: ArticleRepository, items: list[Prepared]) -> list[Outcome]:
-    """Insert in a few statements; if a concurrent writer got there first, go one by one.
-
-    Only Postgres has concurrent writers. SQLite lets one transaction write at a time
-    (write sessions begin IMMEDIATE, and a deferred one that read an older snapshot gets
-    SQLITE_BUSY, not a row), so nothing can come between `store`'s lookups and this
-    insert, and the savepoint, which cost SQLite ~9 % of import throughput, is skipped.
-    """
-    if not items:
-        return []
-    if session.get_bind().dialect.name == "sqlite":
-        return [Outcome("created", i) for i in _insert_rows(repo, items)]
-    try:
-        with session.begin_nested():
-            ids = _insert_rows(repo, items)
-        return [Outcome("created", i) for i in ids]
-    except IntegrityError:
-        return [_insert_or_get(session, repo, item) for item in items]
-
-
-def _insert_or_get(session: Session, repo: ArticleRepository, item: Prepared) -> Outcome:
-    try:
-        with session.begin_nested():
-            return Outcome("created", _insert_rows(repo, [item])[0])
-    except IntegrityError:
-        by_hash, by_url = repo.find_existing([item.digest], list(item.url_keys))
-        found = by_hash.get(item.digest) or next(iter(by_url.values()), None)
-        if found is None:
-            raise
-        return _merge(
-            session, repo, _Known(item, found, by_url=item.digest not in by_hash), by_hash
-        )
 
 
 def _insert_rows(repo: ArticleRepository, items: list[Prepared]) -> list[int]:

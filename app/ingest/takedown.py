@@ -2,15 +2,24 @@
 
 from sqlalchemy.orm import Session
 
+from app.db import retried
 from app.repositories import ArticleRepository, ChangeRepository, ClusterRepository
+from app.repositories.locks import lock_article_for_delete
 
 
 def delete_article(session: Session, article_id: int) -> bool:
-    """Delete the article, remember what it was known by, and record the change."""
-    repo = ArticleRepository(session)
-    article = repo.get(article_id)
+    """Delete the article, remember what it was known by, and record the change; False when
+    there is no such article. Of concurrent deletes of one article, exactly one succeeds."""
+    return retried(session, lambda: _delete(session, article_id))
+
+
+def _delete(session: Session, article_id: int) -> bool:
+    # The row lock first: a writer merging into the article holds it until it commits, so
+    # the keys read below include every alias and revision it added.
+    article = lock_article_for_delete(session, article_id)
     if article is None:
         return False
+    repo = ArticleRepository(session)
     hashes = {article.content_hash, *(r.content_hash for r in repo.revisions(article_id))}
     keys = [f"hash:{h}" for h in hashes] + [f"url:{k}" for k in repo.url_keys(article_id)]
     changes = ChangeRepository(session)

@@ -81,6 +81,10 @@ class ArticleRepository:
     def get(self, article_id: int) -> Article | None:
         return self.session.get(Article, article_id)
 
+    def current(self, article_id: int) -> Article | None:
+        """The article read from the database now, even if the session holds it already."""
+        return self.session.get(Article, article_id, populate_existing=True)
+
     def require(self, article_id: int) -> Article:
         """The article, or NotFound."""
         article = self.get(article_id)
@@ -200,7 +204,9 @@ class ArticleRepository:
         if not wanted:
             return {}
         found = self._source_ids(wanted)
-        missing = [{"key": k, "name": n} for k, n in wanted.items() if k not in found]
+        # In key order: two writers adding the same new sources wait for each other in the
+        # same order, never in a circle.
+        missing = [{"key": k, "name": wanted[k]} for k in sorted(wanted) if k not in found]
         if missing:
             stmt = self._dialect_insert(Source).on_conflict_do_nothing(index_elements=["key"])
             self.session.execute(stmt, missing)
@@ -263,10 +269,13 @@ class ArticleRepository:
             self.session.execute(insert(PageSnapshot.__table__), rows)
 
     def replace_snapshot(self, row: dict[str, Any]) -> None:
+        """Insert or overwrite the article's snapshot in one statement (no window between a
+        delete and an insert for a concurrent writer to fall into)."""
+        stmt = self._dialect_insert(PageSnapshot)
+        columns = {name: stmt.excluded[name] for name in row if name != "article_id"}
         self.session.execute(
-            delete(PageSnapshot).where(PageSnapshot.article_id == row["article_id"])
+            stmt.on_conflict_do_update(index_elements=["article_id"], set_=columns), row
         )
-        self.insert_snapshots([row])
 
     def snapshot(self, article_id: int) -> PageSnapshot | None:
         return self.session.get(PageSnapshot, article_id)
