@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from tests.conftest import LiveServer, empty_tables, seed_text
+from tests.conftest import LiveServer, empty_tables, ndjson_import, seed_text
 from tests.site_server import Site, article_html
 from tests.test_faults import wait_until
 
@@ -111,7 +111,7 @@ def test_worker_process_gives_the_same_results_as_parsing_in_the_server(
             )
             assert response.status_code == 200, response.text
             workers = children(live.process.pid)
-            results = response.json()
+            results = ndjson_import(response)
             revised = next(r["id"] for r in results["results"] if r["status"] == "updated")
             runs.append((results, archive(live.url), revisions(live.url, revised), workers))
         finally:
@@ -136,7 +136,7 @@ def test_worker_process_gives_the_same_results_as_parsing_in_the_server(
 def test_an_import_of_one_chunk_starts_no_process(server: LiveServer) -> None:
     items = [{"headline": f"Short {i}", "body": f"Body {i}."} for i in range(CHUNK)]
     response = httpx.post(f"{server.url}/v1/imports", content=body(items), headers=NDJSON)
-    assert response.json()["counts"]["created"] == CHUNK
+    assert ndjson_import(response)["counts"]["created"] == CHUNK
     assert children(server.process.pid) == []
 
 
@@ -155,14 +155,17 @@ def test_a_worker_killed_mid_import_costs_nothing(server: LiveServer) -> None:
 
     response = httpx.post(f"{server.url}/v1/imports", content=stream(), headers=NDJSON, timeout=60)
     assert response.status_code == 200, response.text
-    assert response.json()["counts"] == {**response.json()["counts"], "created": 10 * CHUNK}
+    counts = ndjson_import(response)["counts"]
+    assert counts == {**counts, "created": 10 * CHUNK}
     listing = httpx.get(f"{server.url}/v1/articles?limit=200").json()["items"]
     assert {a["headline"] for a in listing} == {i["headline"] for i in items}
     assert killed
 
     again = [{"headline": f"Later {i}", "body": f"Later body {i}."} for i in range(3 * CHUNK)]
-    response = httpx.post(f"{server.url}/v1/imports", content=body(again), headers=NDJSON)
-    assert response.json()["counts"]["created"] == 3 * CHUNK
+    response = httpx.post(
+        f"{server.url}/v1/imports", content=body(again), headers=NDJSON, timeout=60
+    )
+    assert ndjson_import(response)["counts"]["created"] == 3 * CHUNK
     new_workers = children(server.process.pid)
     assert new_workers
     assert not set(new_workers) & set(killed)
@@ -170,7 +173,9 @@ def test_a_worker_killed_mid_import_costs_nothing(server: LiveServer) -> None:
 
 def test_a_killed_server_leaves_no_worker_behind(server: LiveServer) -> None:
     items = [{"headline": f"Story {i}", "body": f"Body {i}."} for i in range(3 * CHUNK)]
-    response = httpx.post(f"{server.url}/v1/imports", content=body(items), headers=NDJSON)
+    response = httpx.post(
+        f"{server.url}/v1/imports", content=body(items), headers=NDJSON, timeout=60
+    )
     assert response.status_code == 200
     workers = children(server.process.pid)
     assert workers

@@ -47,8 +47,12 @@ def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
+def problem_body(status: int, title: str, detail: str, type_: str) -> dict[str, Any]:
+    return {"type": f"/problems/{type_}", "title": title, "status": status, "detail": detail}
+
+
 def problem(status: int, title: str, detail: str, type_: str, **extra: Any) -> JSONResponse:
-    body = {"type": f"/problems/{type_}", "title": title, "status": status, "detail": detail}
+    body = problem_body(status, title, detail, type_)
     body.update({k: v for k, v in extra.items() if k != "headers"})
     return JSONResponse(body, status, media_type=PROBLEM_JSON, headers=extra.get("headers"))
 
@@ -126,21 +130,38 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     return await _unexpected(request, exc)
 
 
+_DATABASE_UNAVAILABLE = (
+    503,
+    "Service unavailable",
+    "the database is unavailable; retry shortly",
+    "database-unavailable",
+)
+_INTERNAL_ERROR = (500, "Internal error", "an unexpected error occurred", "internal-error")
+
+
 def database_unavailable(exc: Exception) -> JSONResponse:
     """The 503 for a database that cannot be reached (also used by the security middleware)."""
     log.warning("database unavailable: %s", exc)
-    return problem(
-        503,
-        "Service unavailable",
-        "the database is unavailable; retry shortly",
-        "database-unavailable",
-        headers={"Retry-After": "5"},
-    )
+    return problem(*_DATABASE_UNAVAILABLE, headers={"Retry-After": "5"})
+
+
+def late_problem(exc: BaseException) -> dict[str, Any]:
+    """The problem fields the handlers would answer `exc` with, for an error that comes after
+    a streamed response has started (its status line long gone)."""
+    if isinstance(exc, AppError):
+        return problem_body(exc.status, exc.title, exc.detail, exc.type)
+    if isinstance(exc, DATABASE_DOWN) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    ):
+        log.warning("database unavailable: %s", exc)
+        return problem_body(*_DATABASE_UNAVAILABLE)
+    log.exception("unhandled error", exc_info=exc)
+    return problem_body(*_INTERNAL_ERROR)
 
 
 async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
-    return problem(500, "Internal error", "an unexpected error occurred", "internal-error")
+    return problem(*_INTERNAL_ERROR)
 
 
 def install_error_handlers(app: FastAPI) -> None:

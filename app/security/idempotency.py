@@ -44,6 +44,7 @@ from app.config import Settings
 from app.db import session_scope
 from app.errors import AppError, IdempotencyInProgress, IdempotencyKeyReused, InvalidInput
 from app.models import IdempotencyRecord, utcnow
+from app.observability.middleware import late_status
 from app.security.auth import ANONYMOUS, route_path
 from app.security.repositories import IdempotencyRepository
 
@@ -220,7 +221,8 @@ class IdempotencyMiddleware:
                 if not capture.received:  # e.g. reextract: no body, or a 415 before reading
                     await self._drain(receive_hashing, capture)
                 settled = True
-                await self._settle(factory, record_id, capture if capture.keepable else None)
+                keep = capture.keepable and late_status(scope) is None  # not an import cut short
+                await self._settle(factory, record_id, capture if keep else None)
             await send(message)
 
         try:
