@@ -1,9 +1,9 @@
 """The batch import pipeline, one for `POST /v1/imports` and for `python -m app import`.
 
-    items ──▶ chunks of chunk_size ──▶ prepare chunk n+1 ──▶ write chunk n ──▶ on_chunk(start, outcomes)
-              (read by the caller)     (a thread: decode,     (a thread; one      (in order, as soon as
-                                        parse, fetch; worker   transaction per     the chunk has
-                                        processes if any)      chunk)              committed)
+    items ─▶ chunks ─▶ prepare chunk n+1 ─▶ write chunk n ──────▶ on_chunk(start, outcomes)
+                       (a thread: decode,    (a thread: one         (in order, as soon as
+                        parse, fetch; or      transaction per        the chunk commits)
+                        worker processes)     chunk)
 
 Chunk n+1 is prepared (its URLs fetched) while chunk n is written, so the write lock is held
 for storing only, and an import killed midway keeps every chunk it committed. At most three
