@@ -100,6 +100,10 @@ def check_url(url: str, limits: FetchLimits) -> str:
         raise UrlRefused("URLs with credentials are not fetched", reason="credentials")
     if not parsed.host:
         raise UrlRefused("URL has no host", reason="no-host")
+    if "%" in parsed.host and ":" not in parsed.host:  # an IPv6 literal may carry a zone
+        # No DNS name has escapes, and urllib (robots.txt rules) would decode a `%5B` in
+        # the host into a `[` it then refuses to parse.
+        raise UrlRefused("invalid URL: the host name has a %-escape", reason="bad-url")
     if parsed.port is not None and not 0 < parsed.port < 65536:
         raise UrlRefused(f"port {parsed.port} is out of range", reason="bad-url")
     _refuse_literal(parsed.host, limits)
