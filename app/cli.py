@@ -2,27 +2,29 @@
 `news-archive ...`)."""
 
 import argparse
+import asyncio
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections import deque
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
+from anyio.to_thread import run_sync
 from tqdm import tqdm
 
 from app.config import Settings, get_settings
-from app.db import make_engine, make_sessionmaker, session_scope, writer
-from app.errors import AppError
+from app.db import make_engine, make_sessionmaker, writer
 from app.exporting import Format, lines
-from app.ingest import STATUSES, prepare, store
+from app.import_sources import STDIN, Sourced, collect_files, sourced_items
+from app.ingest import Outcome
+from app.ingest.batch import Importer, new_counts, tally
+from app.ingest.resources import open_fetch_context, open_prepare_pool
 from app.parsing.urls import url_domain
 from app.repositories import ArticleRepository, Filters
 from app.security.commands import add_keys_parser, refuse_unsafe_bind, run_keys
-
-TEXT_SUFFIXES = {".txt"}
-JSON_LINES_SUFFIXES = {".ndjson", ".jsonl"}
-BATCH = 500
 
 
 def migrate(settings: Settings) -> None:
@@ -44,70 +46,55 @@ def migrate(settings: Settings) -> None:
     engine.dispose()
 
 
-def collect_files(paths: Sequence[Path]) -> list[Path]:
-    """The importable files among `paths`, folders searched recursively, in a stable order."""
-    wanted = TEXT_SUFFIXES | JSON_LINES_SUFFIXES
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.suffix in wanted and p.is_file())
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise SystemExit(f"no such file or folder: {path}")
-    return files
-
-
-def _items(files: list[Path]) -> Iterator[Any]:
-    for path in files:
-        if path.suffix in JSON_LINES_SUFFIXES:
-            with path.open(encoding="utf-8") as handle:
-                yield from (_json_line(line) for line in handle if line.strip())
-        else:
-            yield _text_item(path)
-
-
-def _text_item(path: Path) -> Any:
-    try:
-        prepared = prepare({"text": path.read_text(encoding="utf-8")}, None)
-    except UnicodeDecodeError as exc:
-        return AppError(f"{path}: not UTF-8 text ({exc.reason})")
-    return AppError(f"{path}: {prepared.detail}") if isinstance(prepared, AppError) else prepared
-
-
-def _json_line(line: str) -> Any:
-    try:
-        return json.loads(line)
-    except json.JSONDecodeError as exc:
-        return AppError(f"not valid JSON: {exc.msg}")
-
-
 def import_paths(
     settings: Settings, paths: Sequence[Path], progress: bool = True
 ) -> dict[str, int]:
-    """Import seed texts and NDJSON files in batches, one transaction per batch."""
+    """Import files (or stdin) through the batch pipeline the API uses: one transaction per
+    IMPORT_CHUNK_SIZE items, URL items fetched. Each failed item is reported on stderr as
+    `where: error`; returns the counts."""
     engine = make_engine(settings)
-    factory = make_sessionmaker(writer(engine))
-    counts = dict.fromkeys(STATUSES, 0)
-    items = _items(collect_files(paths))
-    with tqdm(desc="importing", unit=" articles", disable=not progress) as bar:
-        while batch := list(islice(items, BATCH)):
-            with session_scope(factory) as session:
-                outcomes = store(session, [prepare(item, None) for item in batch])
-            for outcome in outcomes:
-                counts[outcome.status] += 1
-                if outcome.error:
-                    tqdm.write(f"error: {outcome.error}", file=sys.stderr)
-            bar.update(len(batch))
-    engine.dispose()
+    counts = new_counts()
+    whence: deque[str] = deque()  # where the items in flight came from, oldest first
+
+    async def report(start: int, outcomes: list[Outcome]) -> None:
+        tally(counts, outcomes)
+        for outcome in outcomes:
+            where = whence.popleft()
+            if outcome.error:
+                tqdm.write(f"{where}: {outcome.error}", file=sys.stderr)
+        bar.update(len(outcomes))
+
+    try:
+        with (
+            open_fetch_context(settings, make_sessionmaker(engine)) as context,
+            open_prepare_pool(settings) as pool,
+            tqdm(desc="importing", unit=" articles", disable=not progress) as bar,
+        ):
+            importer = Importer(
+                make_sessionmaker(writer(engine)), context, pool, settings.import_chunk_size
+            )
+            sources = sourced_items(collect_files(paths))
+            asyncio.run(importer.run(_fed(sources, whence, settings.import_chunk_size), report))
+    finally:
+        engine.dispose()
     return counts
 
 
+async def _fed(sources: Iterator[Sourced], whence: deque[str], block: int) -> AsyncIterator[Any]:
+    """The items, read a block at a time in a thread (stdin may be slow to come), each one's
+    origin noted for `report`."""
+    while batch := await run_sync(lambda: list(islice(sources, block))):
+        for where, item in batch:
+            whence.append(where)
+            yield item
+
+
 def export(settings: Settings, out: Path, fmt: Format, filters: Filters, progress: bool) -> int:
-    """Write the (filtered) archive to a file, streamed, with a progress bar; returns count."""
+    """Write the (filtered) archive to a file (`-`: stdout), streamed, with a progress bar;
+    returns the count."""
     engine = make_engine(settings)
     written = [0]
-    with make_sessionmaker(engine)() as session, out.open("w", encoding="utf-8") as handle:
+    with make_sessionmaker(engine)() as session, _opened(out) as handle:
         repo = ArticleRepository(session)
         total = repo.count(filters)
         with tqdm(total=total, desc="exporting", unit=" articles", disable=not progress) as bar:
@@ -115,6 +102,16 @@ def export(settings: Settings, out: Path, fmt: Format, filters: Filters, progres
                 handle.write(chunk)
     engine.dispose()
     return written[0]
+
+
+@contextmanager
+def _opened(out: Path) -> Iterator[TextIO]:
+    if str(out) == STDIN:
+        yield sys.stdout
+        sys.stdout.flush()
+    else:
+        with out.open("w", encoding="utf-8", newline="") as handle:
+            yield handle
 
 
 def _counted(articles: Iterator[Any], bar: Any, written: list[int]) -> Iterator[Any]:
@@ -145,10 +142,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="news-archive", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="apply database migrations")
-    load = commands.add_parser("import", help="import seed .txt files, .ndjson files or folders")
+    load = commands.add_parser(
+        "import",
+        help="import NDJSON (.ndjson, .jsonl), HTML (.html, .htm) and seed-text files, folders, "
+        "or - for stdin; exits with 1 if any item failed",
+    )
     load.add_argument("paths", nargs="+", type=Path)
     load.add_argument("--no-progress", action="store_true", help="no progress bar")
-    dump = commands.add_parser("export", help="export articles to a JSONL or CSV file")
+    dump = commands.add_parser(
+        "export", help="export articles to a JSONL or CSV file (- for stdout)"
+    )
     dump.add_argument("output", type=Path)
     dump.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
     dump.add_argument("--source")
@@ -164,11 +167,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     elif args.command == "import":
         counts = import_paths(settings, args.paths, progress=not args.no_progress)
         print(json.dumps(counts))
+        if counts["error"]:
+            raise SystemExit(1)
     elif args.command == "export":
         domain = (url_domain(args.domain) or args.domain.lower()) if args.domain else None
         filters = Filters(source=args.source, language=args.language, domain=domain)
         count = export(settings, args.output, args.format, filters, not args.no_progress)
-        print(json.dumps({"exported": count, "file": str(args.output)}))
+        summary = json.dumps({"exported": count, "file": str(args.output)})
+        print(summary, file=sys.stderr if str(args.output) == STDIN else sys.stdout)
     elif args.command == "keys":
         run_keys(settings, args)
     elif args.command == "serve":

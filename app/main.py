@@ -4,7 +4,7 @@ import gc
 import sys
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI
@@ -19,9 +19,7 @@ from app.api.errors import install_error_handlers, problem_responses
 from app.api.examples import add_problem_examples
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, writer
-from app.fetching import Fetcher, FetchLimits, parse_networks
-from app.ingest import make_fetch_context
-from app.ingest.processes import PreparePool
+from app.ingest.resources import open_fetch_context, open_prepare_pool
 from app.observability import install_observability
 from app.schemas import ArticleIn, ImportRequest, ImportResponse, Problem
 from app.security import check_startup, document_security, install_security
@@ -47,15 +45,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessions = make_sessionmaker(engine)
         app.state.write_sessions = make_sessionmaker(writer(engine))
-        fetcher = Fetcher(fetch_limits(settings))
-        pool = ThreadPoolExecutor(settings.fetch_concurrency, thread_name_prefix="fetch")
-        app.state.fetch_context = make_fetch_context(
-            fetcher, pool, app.state.sessions, settings.fetch_per_host
+        resources = ExitStack()
+        app.state.fetch_context = resources.enter_context(
+            open_fetch_context(settings, app.state.sessions)
         )
         # NDJSON imports parse their later chunks here (started at the first such chunk)
-        app.state.prepare_pool = (
-            PreparePool(settings.import_processes) if settings.import_processes else None
-        )
+        app.state.prepare_pool = resources.enter_context(open_prepare_pool(settings))
         # last-used bookkeeping of API keys, off the request path; drained before the
         # engine goes away so no connection outlives it
         app.state.key_toucher = ThreadPoolExecutor(1, thread_name_prefix="key-touch")
@@ -70,10 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sys.setswitchinterval(SWITCH_INTERVAL)
         yield
         app.state.key_toucher.shutdown(wait=True)
-        if app.state.prepare_pool is not None:
-            app.state.prepare_pool.close()
-        pool.shutdown(wait=False, cancel_futures=True)
-        fetcher.close()
+        resources.close()
         engine.dispose()
 
     app = FastAPI(
@@ -108,19 +100,6 @@ def _freeze_startup_objects() -> None:
         gc.collect()
         gc.freeze()
         _frozen = True
-
-
-def fetch_limits(settings: Settings) -> FetchLimits:
-    return FetchLimits(
-        connect_timeout=settings.fetch_connect_timeout,
-        read_timeout=settings.fetch_read_timeout,
-        total_timeout=settings.fetch_total_timeout,
-        max_redirects=settings.fetch_max_redirects,
-        max_bytes=settings.fetch_max_bytes,
-        user_agent=settings.fetch_user_agent,
-        respect_robots=settings.fetch_respect_robots,
-        allowed_networks=parse_networks(settings.fetch_allowed_networks),
-    )
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

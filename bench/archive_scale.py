@@ -65,7 +65,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import ArticleMaker
-from util import Server, migrate
+from util import Server, migrate, ndjson_answer
 
 from app.ingest import Prepared, prepare
 from app.ingest.store import article_row, link_rows
@@ -349,9 +349,9 @@ def import_through_service(base_url: str, ndjson: Path, count: int) -> tuple[flo
         )
         elapsed = time.perf_counter() - started
     response.raise_for_status()
-    document = response.json()
-    assert document["counts"]["created"] == count, document["counts"]
-    return elapsed, [r["id"] for r in document["results"]]
+    results, last = ndjson_answer(response)
+    assert last["counts"]["created"] == count, last["counts"]
+    return elapsed, [r["id"] for r in results]
 
 
 def search_path(pair: tuple[str, str]) -> str:

@@ -1,11 +1,14 @@
 """Import throughput: seed-format articles through POST /v1/imports vs raw sqlite3 inserts.
 
     python bench/import_throughput.py [--articles 10000] [--batch 500] [--ndjson 100000]
+        [--rss-lines 100000,2000000]
 
 Prints articles/s for the service (a real uvicorn process on SQLite, batches of JSON
 `{"items": [{"text": ...}]}`) and for the ceiling (the same rows inserted by
 `sqlite3.executemany` in one transaction into the same migrated tables), their ratio, and
-the server's peak RSS during an NDJSON import streamed from a generator.
+the server's peak RSS during an NDJSON import streamed from a generator, and during imports
+of 100,000 and 2,000,000 one-byte NDJSON lines side by side (flat: results leave the server as
+they are produced).
 """
 
 import argparse
@@ -14,6 +17,7 @@ import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -104,28 +108,59 @@ def raw_ceiling(texts: list[str], workdir: Path) -> float:
     return len(texts) / elapsed
 
 
+def stream_import(server: Server, body: Iterator[bytes]) -> dict[str, int]:
+    """POST an NDJSON body and read the answer as it comes; the final counts."""
+    with httpx.stream(
+        "POST",
+        f"{server.url}/v1/imports",
+        content=body,
+        headers={"content-type": "application/x-ndjson"},
+        timeout=3600,
+    ) as response:
+        response.raise_for_status()
+        last = ""
+        for line in response.iter_lines():
+            last = line or last
+    counts: dict[str, int] = json.loads(last)["counts"]
+    return counts
+
+
 def ndjson_peak_rss(count: int, workdir: Path) -> tuple[float, float, float]:
     url = f"sqlite:///{workdir / 'ndjson.db'}"
     migrate(url)
     server = Server(url)
     maker = ArticleMaker(seed=2)
 
-    def body():
+    def body() -> Iterator[bytes]:
         for text in maker.texts(count):
             yield (json.dumps({"text": text}) + "\n").encode()
 
     try:
         started = time.perf_counter()
-        response = httpx.post(
-            f"{server.url}/v1/imports",
-            content=body(),
-            headers={"content-type": "application/x-ndjson"},
-            timeout=3600,
-        )
-        response.raise_for_status()
+        counts = stream_import(server, body())
         rate = count / (time.perf_counter() - started)
-        assert response.json()["counts"]["created"] == count
+        assert counts["created"] == count, counts
         return server.peak_rss_mb(), server.children_peak_rss_mb(), rate
+    finally:
+        server.stop()
+
+
+def lines_peak_rss(lines: int, workdir: Path) -> float:
+    """The server's peak RSS (MB) through one NDJSON import of `lines` one-byte lines (each
+    an item error, so the cost is the stream and its results, not the articles); a new
+    server for each, so the peak is this import's."""
+    url = f"sqlite:///{workdir / f'lines-{lines}.db'}"
+    migrate(url)
+    server = Server(url)
+
+    def body() -> Iterator[bytes]:
+        for start in range(0, lines, 10_000):
+            yield b"x\n" * min(10_000, lines - start)
+
+    try:
+        counts = stream_import(server, body())
+        assert counts["error"] == lines, counts
+        return server.peak_rss_mb()
     finally:
         server.stop()
 
@@ -136,6 +171,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--in-flight", type=int, default=2, help="concurrent requests")
     parser.add_argument("--ndjson", type=int, default=100_000, help="0 to skip")
+    parser.add_argument(
+        "--rss-lines",
+        default="100000,2000000",
+        help="server peak RSS through NDJSON imports of this many one-byte lines ('' to skip)",
+    )
     args = parser.parse_args()
     texts = list(ArticleMaker().texts(args.articles))
     size = sum(len(t.encode()) for t in texts) / len(texts)
@@ -157,6 +197,10 @@ def main() -> None:
                 f"server peak RSS {rss:.0f} MB (target < 300 MB), "
                 f"its import worker processes {workers:.0f} MB"
             )
+        if args.rss_lines:
+            sizes = [int(n) for n in args.rss_lines.split(",")]
+            peaks = [f"{n:,} lines {lines_peak_rss(n, workdir):.0f} MB" for n in sizes]
+            print(f"memory   server peak RSS, NDJSON of one-byte lines: {' | '.join(peaks)}")
 
 
 if __name__ == "__main__":

@@ -50,7 +50,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import ArticleMaker
-from util import ROOT, Server, migrate
+from util import ROOT, Server, migrate, ndjson_answer
 
 from app.parsing.seed_text import parse_seed_text
 
@@ -236,7 +236,7 @@ def preload(url: str, headers: dict[str, str], corpus: Corpus, args: argparse.Na
             timeout=3600,
         )
     response.raise_for_status()
-    ids = [r["id"] for r in response.json()["results"] if r["status"] == "created"]
+    ids = [r["id"] for r in ndjson_answer(response)[0] if r["status"] == "created"]
     if len(ids) != count:
         raise SystemExit(f"preload: only {len(ids)} of {count} articles created")
     return ids

@@ -1,5 +1,6 @@
 """Helpers shared by the benchmarks: a migrated database and a real uvicorn process."""
 
+import json
 import math
 import os
 import socket
@@ -7,11 +8,20 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+
+def ndjson_answer(response: httpx.Response) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """An NDJSON import's answer: its result lines, and its last line (counts or error)."""
+    *results, last = (json.loads(line) for line in response.text.splitlines())
+    if "counts" not in last:
+        raise SystemExit(f"the import stopped: {last}")
+    return results, last
 
 
 def migrate(database_url: str) -> None:

@@ -1,6 +1,7 @@
 """Fixtures: a migrated database (temp-file SQLite, or TEST_DATABASE_URL), emptied after each
 test; an HTTP client on the ASGI app; a real uvicorn process when a test needs one."""
 
+import json
 import os
 import socket
 import subprocess
@@ -9,6 +10,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -192,3 +194,14 @@ def make_key(db: Engine) -> KeyMaker:
 def bearer(key: str) -> dict[str, str]:
     """The Authorization header for an API key."""
     return {"Authorization": f"Bearer {key}"}
+
+
+def ndjson_import(response: Any) -> dict[str, Any]:
+    """An NDJSON import's streamed answer in the shape of the JSON one: `results`, plus
+    `counts` (or `error`, when the import stopped) from its last line. Checks the format."""
+    assert response.status_code == 200, response.text[:500]
+    assert response.headers["content-type"] == "application/x-ndjson"
+    *results, last = (json.loads(line) for line in response.text.splitlines())
+    assert [r["index"] for r in results] == list(range(len(results)))
+    assert set(last) in ({"counts"}, {"error"}), last
+    return {"results": results, **last}

@@ -5,7 +5,7 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import seed_text
+from tests.conftest import ndjson_import, seed_text
 
 
 def counts(**given: int) -> dict[str, int]:
@@ -90,12 +90,17 @@ def test_ndjson_import_streams_items_and_reports_bad_lines(client: TestClient) -
         "/v1/imports", content=payload, headers={"content-type": "application/x-ndjson"}
     )
     assert response.status_code == 200
-    body = response.json()
-    assert body["counts"] == counts(created=1200, error=1)
-    assert body["results"][5]["status"] == "error"
-    assert "not valid JSON" in body["results"][5]["error"]
+    assert response.headers["content-type"] == "application/x-ndjson"
+    answer = [json.loads(line) for line in response.text.splitlines()]
+    assert len(answer) == 1201 + 1  # one line per item (the blank line is none), then counts
+    assert [r["index"] for r in answer[:-1]] == list(range(1201))
+    assert answer[-1] == {"counts": counts(created=1200, error=1)}
+    assert answer[5]["status"] == "error"
+    assert "not valid JSON" in answer[5]["error"]
+    assert answer[6] == {"index": 6, "status": "created", "id": answer[4]["id"] + 1}
     listed = client.get("/v1/articles", params={"limit": 1}).json()["items"]
     assert listed[0]["headline"] == "H1199"
+    assert listed[0]["id"] == answer[-2]["id"]
 
 
 def test_empty_ndjson_is_400(client: TestClient) -> None:
@@ -103,3 +108,33 @@ def test_empty_ndjson_is_400(client: TestClient) -> None:
         "/v1/imports", content=b"\n\n", headers={"content-type": "application/x-ndjson"}
     )
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "url", ["http://[::ffff:127.0.0.077]:1/x", "http://[::1/x", "https://[abc/", "https://xn--zz/"]
+)
+def test_a_url_that_does_not_parse_is_a_400_and_sinks_nothing_else(
+    client: TestClient, url: str
+) -> None:
+    single = client.post("/v1/articles", json={"url": url})
+    assert single.status_code == 400, single.text
+    assert single.headers["content-type"] == "application/problem+json"
+    assert single.json()["type"] == "/problems/url-refused"
+
+    items = [
+        {"headline": "Before", "body": "One."},
+        {"url": url},
+        {"headline": "After", "body": "Two."},
+    ]
+    batch = client.post("/v1/imports", json={"items": items}).json()
+    ndjson_body = "".join(json.dumps(item) + "\n" for item in items).encode()
+    streamed = ndjson_import(
+        client.post(
+            "/v1/imports", content=ndjson_body, headers={"content-type": "application/x-ndjson"}
+        )
+    )
+    for result, first in ((batch, "created"), (streamed, "duplicate")):
+        assert [r["status"] for r in result["results"]] == [first, "error", first]
+        assert "invalid URL" in result["results"][1]["error"]
+    headlines = {a["headline"] for a in client.get("/v1/articles").json()["items"]}
+    assert headlines == {"Before", "After"}

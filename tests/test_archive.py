@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from app.cli import export as cli_export
 from app.config import Settings
 from app.repositories import Filters
-from tests.conftest import empty_tables
+from tests.conftest import empty_tables, ndjson_import
 
 WORDS = [
     "harbour",
@@ -298,9 +298,13 @@ def test_jsonl_export_imports_into_an_empty_archive_unchanged(
     assert exported.headers["content-type"].startswith("application/x-ndjson")
     before = {a["content_hash"]: a for a in client.get("/v1/articles").json()["items"]}
     empty_tables(db)
-    body = client.post(
-        "/v1/imports", content=exported.content, headers={"content-type": "application/x-ndjson"}
-    ).json()
+    body = ndjson_import(
+        client.post(
+            "/v1/imports",
+            content=exported.content,
+            headers={"content-type": "application/x-ndjson"},
+        )
+    )
     assert body["counts"]["created"] == 2
     after = {a["content_hash"]: a for a in client.get("/v1/articles").json()["items"]}
     assert after.keys() == before.keys()

@@ -177,6 +177,15 @@ LIMITS = FetchLimits()
         ("http://127.1/", "forbidden-address"),
         ("http://0xa9.0xfe.0xa9.0xfe/", "forbidden-address"),
         ("http://127.0.0.1./", "forbidden-address"),
+        # URLs that do not parse must be refused, not raise: an unclosed `[` (httpx would
+        # send it to DNS), a bad IPv6 literal, an invalid punycode label, an escape in a
+        # host name, a NUL in a numeric-looking host
+        ("http://[::1/x", "bad-url"),
+        ("https://[abc/", "bad-url"),
+        ("http://[::ffff:127.0.0.077]:1/x", "bad-url"),
+        ("https://xn--zz/", "bad-url"),
+        ("http://a%5B.com/", "bad-url"),
+        ("http://1\x00.2/", "bad-url"),
     ],
 )
 def test_check_url_refuses(url: str, reason: str) -> None:

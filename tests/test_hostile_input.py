@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from app.config import Settings
 from app.main import create_app
-from tests.conftest import empty_tables, seed_text
+from tests.conftest import empty_tables, ndjson_import, seed_text
 from tests.site_server import Site, article_html
 
 PROBLEM = "application/problem+json"
@@ -465,8 +465,7 @@ def test_bad_ndjson_lines_are_item_errors_that_store_nothing(api: TestClient, st
     ]
     body = b"\n".join(line for line, _ in lines) + b"\n"
     response = send(api, "POST", "/v1/imports", content=body, headers=NDJSON)
-    assert response.status_code == 200
-    results = response.json()["results"]
+    results = ndjson_import(response)["results"]
     assert [r["status"] for r in results] == ["error"] * len(lines)
     for result, (_, words) in zip(results, lines, strict=True):
         assert words in result["error"].lower(), result

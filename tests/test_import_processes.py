@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from tests.conftest import LiveServer, empty_tables, seed_text
+from tests.conftest import LiveServer, empty_tables, ndjson_import, seed_text
 from tests.site_server import Site, article_html
 from tests.test_faults import wait_until
 
@@ -111,7 +111,7 @@ def test_worker_process_gives_the_same_results_as_parsing_in_the_server(
             )
             assert response.status_code == 200, response.text
             workers = children(live.process.pid)
-            results = response.json()
+            results = ndjson_import(response)
             revised = next(r["id"] for r in results["results"] if r["status"] == "updated")
             runs.append((results, archive(live.url), revisions(live.url, revised), workers))
         finally:
@@ -138,7 +138,7 @@ def test_an_import_of_one_chunk_starts_no_process(server: LiveServer) -> None:
     response = httpx.post(
         f"{server.url}/v1/imports", content=body(items), headers=NDJSON, timeout=60
     )
-    assert response.json()["counts"]["created"] == CHUNK
+    assert ndjson_import(response)["counts"]["created"] == CHUNK
     assert children(server.process.pid) == []
 
 
@@ -157,7 +157,8 @@ def test_a_worker_killed_mid_import_costs_nothing(server: LiveServer) -> None:
 
     response = httpx.post(f"{server.url}/v1/imports", content=stream(), headers=NDJSON, timeout=60)
     assert response.status_code == 200, response.text
-    assert response.json()["counts"] == {**response.json()["counts"], "created": 10 * CHUNK}
+    counts = ndjson_import(response)["counts"]
+    assert counts == {**counts, "created": 10 * CHUNK}
     listing = httpx.get(f"{server.url}/v1/articles?limit=200", timeout=60).json()["items"]
     assert {a["headline"] for a in listing} == {i["headline"] for i in items}
     assert killed
@@ -166,7 +167,7 @@ def test_a_worker_killed_mid_import_costs_nothing(server: LiveServer) -> None:
     response = httpx.post(
         f"{server.url}/v1/imports", content=body(again), headers=NDJSON, timeout=60
     )
-    assert response.json()["counts"]["created"] == 3 * CHUNK
+    assert ndjson_import(response)["counts"]["created"] == 3 * CHUNK
     new_workers = children(server.process.pid)
     assert new_workers
     assert not set(new_workers) & set(killed)

@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
+from tests.conftest import ndjson_import
 from tests.test_archive import search, story
 
 NDJSON = {"content-type": "application/x-ndjson"}
@@ -34,7 +35,7 @@ def test_batch_imports_leave_a_complete_index(client: TestClient, sqlite_only: E
     ]
     body = "".join(json.dumps(item) + "\n" for item in items)
     response = client.post("/v1/imports", content=body, headers=NDJSON)
-    assert response.json()["counts"]["created"] == 120
+    assert ndjson_import(response)["counts"]["created"] == 120
     single = client.post("/v1/articles", json={"headline": "Lone number999", "body": "Alone."})
     assert single.status_code == 201
 

@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from app.api.body import decode_text, is_json, media_type, parse_json, read_limited
+from app.api.body import decode_text, is_json, media_type, read_limited
 from app.api.deps import ArticleId, FetchCtx, ReadSession, Restore, WriteSession
 from app.api.errors import problem_responses
 from app.api.render import json_response
@@ -12,6 +12,7 @@ from app.errors import AppError, Conflict, Gone, NotFound, UnsupportedMediaType
 from app.ingest import Outcome, prepare, store
 from app.ingest import delete_article as ingest_delete
 from app.observability import record_ingest
+from app.parsing.jsondoc import parse_json
 from app.repositories import ArticleRepository
 from app.schemas import SEED_EXAMPLE, ArticleIn, ArticleRead
 

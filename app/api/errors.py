@@ -147,15 +147,32 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     return await _unexpected(request, exc)
 
 
+_INTERNAL_ERROR = (500, "Internal error", "an unexpected error occurred", "internal-error")
+
+
 def database_unavailable(exc: Exception) -> JSONResponse:
     """The 503 for a database that cannot be reached (also used by the security middleware)."""
     log.warning("database unavailable: %s", exc)
     return problem(*DATABASE_UNAVAILABLE, headers={"Retry-After": "5"})
 
 
+def late_problem(exc: BaseException) -> dict[str, Any]:
+    """The problem fields the handlers would answer `exc` with, for an error that comes after
+    a streamed response has started (its status line long gone)."""
+    if isinstance(exc, AppError):
+        return problem_body(exc.status, exc.title, exc.detail, exc.type)
+    if isinstance(exc, DATABASE_DOWN) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    ):
+        log.warning("database unavailable: %s", exc)
+        return problem_body(*DATABASE_UNAVAILABLE)
+    log.exception("unhandled error", exc_info=exc)
+    return problem_body(*_INTERNAL_ERROR)
+
+
 async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
-    return problem(500, "Internal error", "an unexpected error occurred", "internal-error")
+    return problem(*_INTERNAL_ERROR)
 
 
 def install_error_handlers(app: FastAPI) -> None:

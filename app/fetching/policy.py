@@ -84,7 +84,7 @@ def host_ip(host: str) -> Address | None:
         return None
     try:
         return ipaddress.IPv4Address(socket.inet_aton(bare))
-    except OSError:
+    except (OSError, ValueError):  # ValueError: an embedded NUL
         raise UrlRefused(f"{host!r} is not a valid IPv4 address", reason="bad-url") from None
 
 
@@ -100,6 +100,10 @@ def check_url(url: str, limits: FetchLimits) -> str:
         raise UrlRefused("URLs with credentials are not fetched", reason="credentials")
     if not parsed.host:
         raise UrlRefused("URL has no host", reason="no-host")
+    if "%" in parsed.host and ":" not in parsed.host:  # an IPv6 literal may carry a zone
+        # No DNS name has escapes, and urllib (robots.txt rules) would decode a `%5B` in
+        # the host into a `[` it then refuses to parse.
+        raise UrlRefused("invalid URL: the host name has a %-escape", reason="bad-url")
     if parsed.port is not None and not 0 < parsed.port < 65536:
         raise UrlRefused(f"port {parsed.port} is out of range", reason="bad-url")
     _refuse_literal(parsed.host, limits)
@@ -112,8 +116,9 @@ def check_url(url: str, limits: FetchLimits) -> str:
 def _parse(url: str, limits: FetchLimits) -> httpx.URL:
     # The very parser the client uses: a second parser could disagree about the host.
     try:
-        return httpx.URL(url)
-    except httpx.InvalidURL as exc:
+        parsed = httpx.URL(url)
+        _ = parsed.host  # decodes an IDNA host: an invalid A-label (xn--zz) raises only here
+    except (httpx.InvalidURL, ValueError) as exc:  # idna.IDNAError is a ValueError
         # httpx rejects some numeric spellings (0177.0.0.1); name the real problem if so.
         try:
             host = urlsplit(url).hostname
@@ -122,6 +127,13 @@ def _parse(url: str, limits: FetchLimits) -> httpx.URL:
         if host:
             _refuse_literal(host, limits)
         raise UrlRefused(f"invalid URL: {exc}", reason="bad-url") from None
+    try:
+        # The standard library must split it too: URL keys and per-host slots use it, and
+        # httpx lets an unclosed `[` through (percent-encoded, off to DNS).
+        urlsplit(url)
+    except ValueError as exc:
+        raise UrlRefused(f"invalid URL: {exc}", reason="bad-url") from None
+    return parsed
 
 
 def _refuse_literal(host: str, limits: FetchLimits) -> None:

@@ -3,7 +3,8 @@
     raw item ──prepare──▶ Prepared | Unchanged | AppError ──store──▶ Outcome
               (parsers, fetcher: no database writes)      (repositories; never commits)
 
-The route or CLI that calls these owns the transaction.
+The route or CLI that calls these owns the transaction. Batches (chunks, a transaction per
+chunk, preparing the next chunk while one is written) go through `app.ingest.batch`.
 """
 
 from app.ingest.prepare import (

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.errors import AppError, FetchError, Unprocessable, UpstreamTimeout
-from app.fetching import FetchedPage, Fetcher
+from app.fetching import FetchedPage, Fetcher, check_url
 from app.fetching.network import deadline
 from app.ingest.aliases import alias_urls
 from app.models import utcnow
@@ -190,7 +190,10 @@ def _fetch(item: ArticleIn, context: FetchContext) -> Item:
     known = context.validators(key, url) if key else None
     etag, modified = (known[1], known[2]) if known else (None, None)
     try:
-        with _host_slot(context, url):
+        # Checked first: the host slot parses the URL too, and one that does not parse
+        # (an unclosed `[`) must be this item's 400, not an exception.
+        checked = check_url(url, context.fetcher.limits)
+        with _host_slot(context, checked):
             page = context.fetcher.fetch(url, etag=etag, last_modified=modified)
     except FetchError as exc:
         record_fetch_failure(exc.reason)

@@ -20,6 +20,19 @@ access_log = logging.getLogger("app.access")
 
 HEADER = b"x-request-id"
 _SANE_ID = re.compile(rb"[A-Za-z0-9._-]{1,128}")
+LATE_STATUS = "late_status"
+
+
+def set_late_status(scope: Scope, status: int) -> None:
+    """Record how a streamed response really ended, after its status line went out as 200:
+    an error sent as its last line, or 499 when the client hung up. Logs and metrics count
+    this status; an Idempotency-Key does not keep such a response."""
+    scope.setdefault("state", {})[LATE_STATUS] = status
+
+
+def late_status(scope: Scope) -> int | None:
+    status: int | None = scope.get("state", {}).get(LATE_STATUS)
+    return status
 
 
 def request_id_from(scope: Scope) -> str:
@@ -80,6 +93,7 @@ class RequestMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            status = late_status(scope) or status
             self._finish(scope, root_path, status, time.perf_counter() - start)
         # Reset only on success: after an error the server logs the traceback in this same
         # context, and that line should carry the id too.

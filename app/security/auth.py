@@ -17,6 +17,7 @@ import time
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -55,6 +56,7 @@ ANONYMOUS = Principal(None, None, None)
 
 
 LOOKUP_TTL = 2.0  # seconds
+_AGAIN = "authenticate_again"
 LOOKUP_CACHE_SIZE = 10_000
 
 
@@ -112,6 +114,15 @@ def _touch(write_sessions: sessionmaker[Session], key_id: int, now: datetime) ->
         log.debug("last_used_at of key %s not updated", key_id, exc_info=True)
 
 
+async def authenticate_again(scope: Scope) -> None:
+    """Check the request's API key once more, as at its start (answered from the lookup
+    cache, so at most one query every LOOKUP_TTL seconds). Long requests (a streamed import)
+    call it as they go: a key revoked meanwhile raises Unauthorized and stops them."""
+    again = scope.get("state", {}).get(_AGAIN)
+    if again is not None:
+        await again()
+
+
 def served_on_loopback(scope: Scope) -> bool:
     """False only when the request came in on a non-loopback IP address. In-process test
     transports report a host name ("testserver"), unix sockets a path: both are local."""
@@ -150,7 +161,9 @@ class AuthMiddleware:
         except DATABASE_DOWN as exc:
             await database_unavailable(exc)(scope, receive, send)
             return
-        scope.setdefault("state", {})["principal"] = principal
+        state = scope.setdefault("state", {})
+        state["principal"] = principal
+        state[_AGAIN] = partial(self._authenticate, scope, needed)
         await self.app(scope, receive, send)
 
     async def _authenticate(self, scope: Scope, needed: str) -> Principal:

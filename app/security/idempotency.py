@@ -17,7 +17,9 @@ outside the routes, whose streamed request and response bodies it watches withou
    row (release the key) when the status is 5xx (a retry should run again), the response is
    over IDEMPOTENCY_MAX_RESPONSE_BYTES (then nothing is kept and a retry runs again; safe
    here because storing an article is itself deduplicated by content hash and URL), the
-   route did not read the whole body (a 413), or the route failed with an exception.
+   route did not read the whole body (a 413), the route failed with an exception, or a
+   streamed answer ended otherwise than it began (an NDJSON import's error line: its late
+   status, see `set_late_status`).
 
 A later request with the same key (within IDEMPOTENCY_TTL_HOURS) is not passed to the route:
 its body is hashed as it is read and compared; the same method, path, query and body get the
@@ -44,6 +46,7 @@ from app.config import Settings
 from app.db import session_scope
 from app.errors import AppError, IdempotencyInProgress, IdempotencyKeyReused, InvalidInput
 from app.models import IdempotencyRecord, utcnow
+from app.observability.middleware import late_status
 from app.security.auth import ANONYMOUS, route_path
 from app.security.repositories import IdempotencyRepository
 
@@ -220,7 +223,8 @@ class IdempotencyMiddleware:
                 if not capture.received:  # e.g. reextract: no body, or a 415 before reading
                     await self._drain(receive_hashing, capture)
                 settled = True
-                await self._settle(factory, record_id, capture if capture.keepable else None)
+                keep = capture.keepable and late_status(scope) is None  # not an import cut short
+                await self._settle(factory, record_id, capture if keep else None)
             await send(message)
 
         try:
