@@ -62,7 +62,8 @@ async def import_articles(request: Request, restore: Restore = False) -> Streami
     if kind in NDJSON_TYPES:
         outcomes = await _import_ndjson(request, state.fetch_context, state.prepare_pool, write)
     elif is_json(kind):
-        items = _json_items(await read_limited(request, settings.max_import_bytes), settings)
+        body = await read_limited(request, settings.max_import_bytes)
+        items = await run_in_threadpool(_json_items, body, settings)  # CPU: off the event loop
         prepared = await run_in_threadpool(prepare_all, items, state.fetch_context)
         outcomes = await run_in_threadpool(write, prepared)
     else:
@@ -100,12 +101,12 @@ async def _import_ndjson(
     and writing do not take turns on one GIL."""
     settings = request.app.state.settings
     outcomes: list[Outcome] = []
-    chunk: list[Any] = []
+    chunk: list[bytes] = []  # raw lines: decoded with the chunk's parsing, in a thread
     writing: asyncio.Future[list[Outcome]] | None = None
     prepare: Prepare = prepare_all
     try:
         async for line in lines(request, settings.max_body_bytes, settings.max_ndjson_bytes):
-            chunk.append(_decode_line(line))
+            chunk.append(line)
             if len(chunk) >= settings.import_chunk_size:
                 writing = await _hand_over(chunk, context, prepare, write, writing, outcomes)
                 chunk = []
@@ -124,7 +125,7 @@ async def _import_ndjson(
 
 
 async def _hand_over(
-    chunk: list[Any],
+    chunk: list[bytes],
     context: FetchContext,
     prepare: Prepare,
     write: Callable[[list[Item]], list[Outcome]],
@@ -132,10 +133,15 @@ async def _hand_over(
     outcomes: list[Outcome],
 ) -> "asyncio.Future[list[Outcome]]":
     """Prepare `chunk` while the previous chunk is written, then start writing it."""
-    prepared = await run_in_threadpool(prepare, chunk, context)
+    items = await run_in_threadpool(_decode_lines, chunk)
+    prepared = await run_in_threadpool(prepare, items, context)
     if writing is not None:
         outcomes += await writing
     return asyncio.ensure_future(run_in_threadpool(write, prepared))
+
+
+def _decode_lines(chunk: list[bytes]) -> list[Any]:
+    return [_decode_line(line) for line in chunk]
 
 
 def _decode_line(line: bytes) -> Any:

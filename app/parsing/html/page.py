@@ -14,6 +14,7 @@ from lxml import etree
 from lxml.html import HtmlElement
 
 from app.errors import Unprocessable
+from app.parsing import charsets
 from app.parsing.normalize import clean_line
 
 T = TypeVar("T")
@@ -120,12 +121,23 @@ def load_page(html: bytes | str, url: str | None, charset: str | None) -> Page:
 
 
 def _decode(html: bytes | str, charset: str | None) -> bytes | str:
-    if isinstance(html, bytes) and charset:
-        try:
-            return html.decode(charset, errors="replace")
-        except LookupError:  # an unknown charset name: let trafilatura sniff the bytes
-            return html
-    return html
+    """Text by the header's charset, else by the page's `<meta charset>` when the bytes are
+    not UTF-8; else the bytes, for trafilatura to sniff (UTF-8, then charset_normalizer).
+    A label outside the Encoding Standard is ignored, as browsers ignore it."""
+    if not isinstance(html, bytes):
+        return html
+    encoding = charsets.lookup(charset) if charset else None
+    if encoding is None and (declared := charsets.declared_in_page(html)) and not _utf8(html):
+        encoding = declared
+    return charsets.decode(html, encoding, errors="replace") if encoding else html
+
+
+def _utf8(html: bytes) -> bool:
+    try:
+        html.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _parse(html: bytes | str) -> HtmlElement | None:
