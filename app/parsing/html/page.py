@@ -19,9 +19,9 @@ from app.parsing.normalize import clean_line
 
 T = TypeVar("T")
 NO_BODY = "no article body found on the page"
-_INVISIBLE_TAGS = frozenset({"script", "style", "noscript", "template"})
+INVISIBLE_TAGS = frozenset({"script", "style", "noscript", "template"})
 # fmt: off
-_BLOCK_TAGS = frozenset({
+BLOCK_TAGS = frozenset({
     "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "figcaption",
     "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav",
     "ol", "p", "section", "table", "td", "th", "tr", "ul",
@@ -223,8 +223,8 @@ def text_of(element: HtmlElement) -> str:
     parts: list[str] = []
     hidden = 0
     for event, node in etree.iterwalk(element, events=("start", "end")):
-        invisible = node.tag in _INVISIBLE_TAGS or not isinstance(node.tag, str)
-        if node.tag in _BLOCK_TAGS:  # blocks and <br> separate words; inline tags do not
+        invisible = node.tag in INVISIBLE_TAGS or not isinstance(node.tag, str)
+        if node.tag in BLOCK_TAGS:  # blocks and <br> separate words; inline tags do not
             parts.append(" ")
         if event == "start":
             hidden += invisible
