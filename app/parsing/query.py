@@ -14,6 +14,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from app.errors import InvalidInput
+from app.parsing.normalize import stream_safe
 
 MAX_TERMS = 32
 _TOKEN = re.compile(r'(-?)"([^"]*)"|(-?)([^\s"]+)')
@@ -29,7 +30,7 @@ class Term:
 
 def parse_query(text: str) -> list[Term]:
     """Terms of a query; InvalidInput (400) when it is malformed or matches nothing."""
-    text = unicodedata.normalize("NFKC", text)
+    text = unicodedata.normalize("NFKC", stream_safe(text))
     if text.count('"') % 2:
         raise InvalidInput('search query has an unbalanced quote (")')
     terms = [t for t in map(_term, _TOKEN.finditer(text)) if t is not None]
