@@ -17,6 +17,9 @@ from app.errors import InvalidInput
 from app.parsing.normalize import stream_safe
 
 MAX_TERMS = 32
+# Words in all terms together (a phrase is one term): each costs a scan of every body on the
+# page for its snippet, and the engines' phrase matching grows with it too.
+MAX_WORDS = 64
 _TOKEN = re.compile(r'(-?)"([^"]*)"|(-?)([^\s"]+)')
 _WORD = re.compile(r"[^\W_]+")
 
@@ -38,6 +41,8 @@ def parse_query(text: str) -> list[Term]:
         raise InvalidInput("search query needs at least one word to look for")
     if len(terms) > MAX_TERMS:
         raise InvalidInput(f"search query has {len(terms)} terms; at most {MAX_TERMS}")
+    if (words := sum(len(t.words) for t in terms)) > MAX_WORDS:
+        raise InvalidInput(f"search query has {words} words; at most {MAX_WORDS}")
     return terms
 
 
