@@ -28,6 +28,8 @@ from app.parsing import charsets
 from app.parsing.diff import diff_paragraphs, diff_stats
 from app.parsing.html import extract_article
 from app.parsing.html.credits import closing_credit_wire
+from app.parsing.html.links import LinkIndex
+from app.parsing.html.page import load_page
 from app.parsing.normalize import normalize_body, stream_safe
 from app.parsing.query import parse_query
 from app.parsing.seed_text import parse_seed_text
@@ -214,6 +216,33 @@ PAGES: dict[str, Make] = {
 @pytest.mark.parametrize("make", PAGES.values(), ids=PAGES)
 def test_html_extraction_is_near_linear(make: Make) -> None:
     assert_near_linear(extract_article, make, 2_000)
+
+
+def _links(n: int) -> tuple[LinkIndex, list[str]]:
+    """A page of n article links under one huge class, and n lines naming no link."""
+    anchors = "".join(f'<a href="/news/story-{i}">Harbour story number {i}</a> ' for i in range(n))
+    page = load_page(
+        f'<html><body><div class="{"x" * (20 * n)}">{anchors}</div>', "https://example.com/", None
+    )
+    return LinkIndex(page, set()), [f"Missing title number {i} here" for i in range(n)]
+
+
+def test_link_lookups_are_linear() -> None:
+    """Each link's ancestors are read once, not once per link below them; titles without a
+    candidate link are looked up in one index of every link, not a scan each."""
+
+    def look_up_every_title(n: int) -> list[str | None]:
+        index, titles = _links(n)
+        return [index.url_for_title(title) for title in titles]
+
+    assert_near_linear(look_up_every_title, int, 2_000)
+    index, titles = _links(1_000)
+    assert len(index.anchors) == 1_000
+    assert index.url_for_title("Harbour story number 7") == "https://example.com/news/story-7"
+    assert index.url_for_title(titles[0]) is None
+    assert_near_linear(
+        lambda n: _links(n)[0].in_text(" ".join(["Harbour story number"] * 10 * n)), int, 2_000
+    )
 
 
 # ---- request bodies ------------------------------------------------------------------------

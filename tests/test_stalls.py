@@ -123,7 +123,7 @@ def test_fetched_page_with_an_undeclarable_charset_is_sniffed(
     """A charset label outside the Encoding Standard is ignored, as browsers do; the page is
     read as what it is (here UTF-8), quickly."""
     page = article_html("Storm closes ports", PARAS, site.base + "/storm")
-    page = page.replace("</body>", '<script>var pad = "-' + "a" * 500_000 + '";</script></body>')
+    page = page.replace("</body>", '<script>var pad = "-' + "a" * 1_500_000 + '";</script></body>')
     site.pages["/storm"] = ("text/html; charset=punycode", page.encode())
     with within(HANG):
         response = fetching.post("/v1/articles", json={"url": site.base + "/storm"})

@@ -34,6 +34,7 @@ _NEEDS_TABLE = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(_TABLE
 # COMBINING GRAPHEME JOINER, which no real text needs more than; so does `stream_safe`.
 _MAX_NON_STARTERS = 30
 _CGJ = "\u034f"
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 
 def clean_text(text: str) -> str:
@@ -48,7 +49,10 @@ def clean_text(text: str) -> str:
 def stream_safe(text: str) -> str:
     """`text` with U+034F after every 30th mark of a longer run of combining marks, so that
     normalizing it (NFC, NFKC) takes linear time."""
-    return _long_mark_runs().sub(_break_run, text)
+    if text.isascii():
+        return text
+    bmp_only, any_plane = _long_mark_runs()
+    return (any_plane if _ASTRAL.search(text) else bmp_only).sub(_break_run, text)
 
 
 def _break_run(match: re.Match[str]) -> str:
@@ -57,11 +61,14 @@ def _break_run(match: re.Match[str]) -> str:
 
 
 @cache
-def _long_mark_runs() -> re.Pattern[str]:
+def _long_mark_runs() -> tuple[re.Pattern[str], re.Pattern[str]]:
     """Runs of over 30 characters whose compatibility decomposition starts with a mark that
-    normalization reorders (a non-starter: combining class other than 0). All such
-    characters are in planes 0 and 1 (tests/test_cost_bounds.py checks the rest); finding
-    them takes ~0.1 s, so on first use rather than at import."""
+    normalization reorders (a non-starter: combining class other than 0): one pattern for
+    text without characters beyond the BMP, one for text with. All such characters are in
+    planes 0 and 1 (tests/test_cost_bounds.py checks the rest); finding them takes ~0.1 s,
+    so on first use rather than at import. Two patterns because a class that mixes planes
+    is a list of ranges tried one by one (40 times slower than the BMP's bitmap); in the
+    second, astral characters are tested against it only after a one-range check."""
     combining, decomposition = unicodedata.combining, unicodedata.decomposition
     marks = [
         chr(code)
@@ -69,7 +76,13 @@ def _long_mark_runs() -> re.Pattern[str]:
         if combining(chr(code))
         or (decomposition(chr(code)) and combining(unicodedata.normalize("NFKD", chr(code))[0]))
     ]
-    return re.compile(f"[{re.escape(''.join(marks))}]{{{_MAX_NON_STARTERS + 1},}}")
+    bmp = re.escape("".join(m for m in marks if m <= "\uffff"))
+    astral = re.escape("".join(m for m in marks if m > "\uffff"))
+    run = f"{{{_MAX_NON_STARTERS + 1},}}"
+    return (
+        re.compile(f"[{bmp}]{run}"),
+        re.compile(f"(?:[{bmp}]|(?=[\U00010000-\U0010ffff])[{astral}]){run}"),
+    )
 
 
 def collapse(text: str) -> str:

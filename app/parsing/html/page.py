@@ -2,6 +2,7 @@
 
 import json
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html import unescape
@@ -124,13 +125,13 @@ def _decode(html: bytes | str, charset: str | None) -> str:
     """Text by the header's charset, else by the page's `<meta charset>` when the bytes are
     not UTF-8, else as trafilatura sniffs it (UTF-8, then charset_normalizer). A label
     outside the Encoding Standard is ignored, as browsers ignore it. Long runs of combining
-    marks are broken up (`stream_safe`): trafilatura normalizes the text it extracts."""
+    marks are broken up (`stream_safe`): trafilatura puts the text it extracts in NFC."""
     if isinstance(html, bytes):
         encoding = charsets.lookup(charset) if charset else None
         if encoding is None and (declared := charsets.declared_in_page(html)):
             encoding = None if _utf8(html) else declared
         html = charsets.decode(html, encoding, "replace") if encoding else decode_file(html)
-    return stream_safe(html)
+    return html if unicodedata.is_normalized("NFC", html) else stream_safe(html)
 
 
 def _utf8(html: bytes) -> bool:
