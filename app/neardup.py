@@ -41,6 +41,8 @@ from functools import cache, cached_property
 
 import numpy as np
 
+from app.parsing.normalize import stream_safe
+
 _U64 = np.uint64
 _MASK64 = (1 << 64) - 1
 # Odd multipliers (golden ratio, splitmix64 and murmur3 constants): any fixed odd values
@@ -105,7 +107,7 @@ def _folded_code_points(text: str) -> np.ndarray:
     """The text's code points after NFKC and casefold: word characters kept, separators 0."""
     text = text.replace("\u2026", " ").replace("\xa0", " ")  # common, and only separators
     if not unicodedata.is_normalized("NFKC", text):
-        text = unicodedata.normalize("NFKC", text)
+        text = unicodedata.normalize("NFKC", stream_safe(text))
     points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     folded = _fold_table().take(points, mode="clip")
     if text.isascii() or folded.max(initial=0) != _SLOW:

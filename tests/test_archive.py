@@ -92,7 +92,13 @@ def test_stemming_phrases_prefixes_and_exclusions(client: TestClient) -> None:
 
 @pytest.mark.parametrize(
     ("q", "message"),
-    [('"unbalanced', "quote"), ("-only -negative", "at least one word"), ("...", "at least")],
+    [
+        ('"unbalanced', "quote"),
+        ("-only -negative", "at least one word"),
+        ("...", "at least"),
+        # every word costs a scan of each body on the page (snippets): 64 at most
+        ('"' + " ".join(f"w{i}" for i in range(65)) + '"', "65 words; at most 64"),
+    ],
 )
 def test_malformed_queries_are_400(client: TestClient, q: str, message: str) -> None:
     response = client.get("/v1/articles", params={"q": q})

@@ -3,6 +3,7 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from app.api.body import decode_text, is_json, media_type, read_limited
 from app.api.deps import ArticleId, FetchCtx, ReadSession, Restore, WriteSession
@@ -52,10 +53,15 @@ async def article_input(request: Request) -> ArticleIn:
             "text/html or application/json"
         )
     body = await read_limited(request, request.app.state.settings.max_body_bytes)
+    url = request.headers.get("content-location") or None
+    # Decoding and validation take CPU in proportion to the body: not on the event loop.
+    return await run_in_threadpool(_parse_body, kind, charset, body, url)
+
+
+def _parse_body(kind: str, charset: str, body: bytes, url: str | None) -> ArticleIn:
     if kind == "text/plain":
         return ArticleIn.model_validate({"text": decode_text(body, charset)})
     if not is_json(kind):
-        url = request.headers.get("content-location") or None
         return ArticleIn.model_validate({"html": decode_text(body, charset), "url": url})
     return ArticleIn.model_validate(parse_json(body))
 

@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 from fastapi import Request
 
 from app.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from app.parsing import charsets
 
 
 def media_type(request: Request) -> tuple[str, str]:
@@ -40,28 +41,48 @@ async def read_limited(request: Request, limit: int) -> bytes:
 
 
 async def lines(request: Request, max_line: int, max_total: int) -> AsyncIterator[bytes]:
-    """Non-empty lines of a streamed body, each at most `max_line` bytes."""
-    buffer, total = b"", 0
+    """Non-empty lines of a streamed body, each at most `max_line` bytes. Only each new chunk
+    is searched for line ends, and a line's pieces are joined once: a long line dripped in
+    tiny chunks must not be copied and rescanned at every chunk (quadratic, on the loop)."""
+    pending: list[bytes] = []  # pieces of the line not yet ended
+    pending_size = total = 0
     async for chunk in request.stream():
         total += len(chunk)
         if total > max_total:
             raise PayloadTooLarge(f"request body exceeds the limit of {max_total} bytes")
-        buffer += chunk
-        *complete, buffer = buffer.split(b"\n")
-        if len(buffer) > max_line:
-            raise PayloadTooLarge(f"an NDJSON line exceeds the limit of {max_line} bytes")
+        *complete, rest = chunk.split(b"\n")
+        if complete:
+            complete[0] = b"".join([*pending, complete[0]])
+            pending, pending_size = [], 0
+        pending.append(rest)
+        pending_size += len(rest)
         for line in complete:
+            if len(line) > max_line:
+                raise PayloadTooLarge(_line_too_long(max_line))
             if line.strip():
                 yield line
-    if buffer.strip():
-        yield buffer
+        if pending_size > max_line:
+            raise PayloadTooLarge(_line_too_long(max_line))
+    if (last := b"".join(pending)).strip():
+        yield last
+
+
+def _line_too_long(max_line: int) -> str:
+    return f"an NDJSON line exceeds the limit of {max_line} bytes"
 
 
 def decode_text(body: bytes, charset: str) -> str:
+    """The body in its declared charset: a label of the WHATWG Encoding Standard (what a web
+    page may declare), else a 415 naming it (Python's other codecs, punycode say, are no
+    text encoding, and some of them take quadratic time)."""
+    encoding = charsets.lookup(charset)
+    if encoding is None:
+        raise UnsupportedMediaType(
+            f"charset {charset!r} is not supported: send UTF-8 or another character set "
+            "of the WHATWG Encoding Standard"
+        )
     try:
-        return body.decode(charset)
-    except LookupError:
-        raise UnsupportedMediaType(f"unknown charset {charset!r}") from None
+        return charsets.decode(body, encoding)
     except UnicodeDecodeError as exc:
         raise InvalidInput(
             f"body is not valid {charset}: byte {exc.start} cannot be decoded"

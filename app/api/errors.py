@@ -27,7 +27,7 @@ _DESCRIPTIONS = {
     410: "The article was deleted; send it with ?restore=true to store it again.",
     413: "Request body too large.",
     414: "Query string too long.",
-    415: "Unsupported Content-Type.",
+    415: "Unsupported Content-Type, or a charset outside the WHATWG Encoding Standard.",
     422: "Input that cannot become an article, or invalid parameters.",
     429: "Too many requests for this API key (or address); retry after the given seconds.",
     502: "Fetching the URL failed upstream (connection, HTTP error, too large).",

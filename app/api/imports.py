@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from app.api.body import is_json, media_type, read_limited
 from app.api.deps import Restore
@@ -85,7 +86,8 @@ async def import_articles(request: Request, restore: Restore = False) -> Respons
         raise UnsupportedMediaType(
             'send application/json ({"items": [...]}) or application/x-ndjson (one item a line)'
         )
-    items = _json_items(await read_limited(request, settings.max_import_bytes), settings)
+    body = await read_limited(request, settings.max_import_bytes)
+    items = await run_in_threadpool(_json_items, body, settings)  # CPU: off the event loop
     outcomes = await importer.store_all(items)
     record_outcomes(outcomes)
     return StreamingResponse(_render(outcomes), media_type="application/json")

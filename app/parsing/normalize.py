@@ -3,6 +3,7 @@
 import hashlib
 import re
 import unicodedata
+from functools import cache
 
 # One translation table, applied once: line breaks of every kind become "\n"; invisible
 # characters (zero-width space, word joiner, BOM, soft hyphen, bidi marks) and C0/C1 controls
@@ -27,13 +28,61 @@ _TABLE: dict[int, str | None] = {
 _NEEDS_TABLE = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(_TABLE)) + "]")
 
 
+# CPython puts each run of combining marks in canonical order (a step of NFC and NFKC) by
+# insertion sort: 40,000 alternating marks took 6 s, a megabyte of them would take minutes.
+# Unicode's Stream-Safe Text Format (UAX #15) caps such runs at 30 marks with U+034F
+# COMBINING GRAPHEME JOINER, which no real text needs more than; so does `stream_safe`.
+_MAX_NON_STARTERS = 30
+_CGJ = "\u034f"
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+
+
 def clean_text(text: str) -> str:
     """Unify line endings, drop invisible and control characters, compose to NFC."""
     if _NEEDS_TABLE.search(text):
         text = text.replace("\r\n", "\n").translate(_TABLE)
     if not unicodedata.is_normalized("NFC", text):
-        text = unicodedata.normalize("NFC", text)
+        text = unicodedata.normalize("NFC", stream_safe(text))
     return text
+
+
+def stream_safe(text: str) -> str:
+    """`text` with U+034F after every 30th mark of a longer run of combining marks, so that
+    normalizing it (NFC, NFKC) takes linear time."""
+    if text.isascii():
+        return text
+    bmp_only, any_plane = _long_mark_runs()
+    return (any_plane if _ASTRAL.search(text) else bmp_only).sub(_break_run, text)
+
+
+def _break_run(match: re.Match[str]) -> str:
+    run = match.group()
+    return _CGJ.join(run[i : i + _MAX_NON_STARTERS] for i in range(0, len(run), _MAX_NON_STARTERS))
+
+
+@cache
+def _long_mark_runs() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """Runs of over 30 characters whose compatibility decomposition starts with a mark that
+    normalization reorders (a non-starter: combining class other than 0): one pattern for
+    text without characters beyond the BMP, one for text with. All such characters are in
+    planes 0 and 1 (tests/test_cost_bounds.py checks the rest); finding them takes ~0.1 s,
+    so on first use rather than at import. Two patterns because a class that mixes planes
+    is a list of ranges tried one by one (40 times slower than the BMP's bitmap); in the
+    second, astral characters are tested against it only after a one-range check."""
+    combining, decomposition = unicodedata.combining, unicodedata.decomposition
+    marks = [
+        chr(code)
+        for code in range(0x20000)
+        if combining(chr(code))
+        or (decomposition(chr(code)) and combining(unicodedata.normalize("NFKD", chr(code))[0]))
+    ]
+    bmp = re.escape("".join(m for m in marks if m <= "\uffff"))
+    astral = re.escape("".join(m for m in marks if m > "\uffff"))
+    run = f"{{{_MAX_NON_STARTERS + 1},}}"
+    return (
+        re.compile(f"[{bmp}]{run}"),
+        re.compile(f"(?:[{bmp}]|(?=[\U00010000-\U0010ffff])[{astral}]){run}"),
+    )
 
 
 def collapse(text: str) -> str:

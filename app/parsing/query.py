@@ -14,8 +14,12 @@ import unicodedata
 from dataclasses import dataclass
 
 from app.errors import InvalidInput
+from app.parsing.normalize import stream_safe
 
 MAX_TERMS = 32
+# Words in all terms together (a phrase is one term): each costs a scan of every body on the
+# page for its snippet, and the engines' phrase matching grows with it too.
+MAX_WORDS = 64
 _TOKEN = re.compile(r'(-?)"([^"]*)"|(-?)([^\s"]+)')
 _WORD = re.compile(r"[^\W_]+")
 
@@ -29,7 +33,7 @@ class Term:
 
 def parse_query(text: str) -> list[Term]:
     """Terms of a query; InvalidInput (400) when it is malformed or matches nothing."""
-    text = unicodedata.normalize("NFKC", text)
+    text = unicodedata.normalize("NFKC", stream_safe(text))
     if text.count('"') % 2:
         raise InvalidInput('search query has an unbalanced quote (")')
     terms = [t for t in map(_term, _TOKEN.finditer(text)) if t is not None]
@@ -37,6 +41,8 @@ def parse_query(text: str) -> list[Term]:
         raise InvalidInput("search query needs at least one word to look for")
     if len(terms) > MAX_TERMS:
         raise InvalidInput(f"search query has {len(terms)} terms; at most {MAX_TERMS}")
+    if (words := sum(len(t.words) for t in terms)) > MAX_WORDS:
+        raise InvalidInput(f"search query has {words} words; at most {MAX_WORDS}")
     return terms
 
 

@@ -12,6 +12,7 @@ term, when it starts with the prefix. Text outside the marks is HTML-escaped.
 
 import html
 import re
+from collections import Counter
 from collections.abc import Callable
 from functools import lru_cache
 
@@ -116,13 +117,21 @@ def _span(text: str, hits: list[tuple[int, int, int]], words: int) -> tuple[int,
 
 def _best_hit(hits: list[tuple[int, int, int]], reach: int) -> int:
     """The hit whose following `reach` characters hold the most distinct, then the most,
-    query words (the earliest of equals)."""
+    query words (the earliest of equals). One pass with a sliding window: a body with a
+    match in every word has hundreds of thousands of hits."""
     best, best_score = 0, (0, 0)
-    for i, (start, _, _) in enumerate(hits):
-        inside = [index for position, _, index in hits[i:] if position - start <= reach]
-        score = (len(set(inside)), len(inside))
+    inside: Counter[int] = Counter()  # query word index -> hits in the window
+    end = 0
+    for i, (start, _, index) in enumerate(hits):
+        while end < len(hits) and hits[end][0] - start <= reach:
+            inside[hits[end][2]] += 1
+            end += 1
+        score = (len(inside), end - i)
         if score > best_score:
             best, best_score = i, score
+        inside[index] -= 1
+        if not inside[index]:
+            del inside[index]
     return best
 
 

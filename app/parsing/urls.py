@@ -145,18 +145,23 @@ def _amp_cache_target(host: str, segments: list[str], query: str) -> str | None:
 
 
 def _fold_amp(segments: list[str]) -> list[str]:
-    """/amp/story, /story/amp -> /story; story.amp, story.amp.html -> story.html."""
-    segments = list(segments)
-    while segments:
-        if segments[-1] == "amp":
-            segments.pop()
-        elif segments[0] == "amp":
-            segments.pop(0)
-        elif segments[-1].endswith((".amp", ".amp.html")) and segments[-1][0] != ".":
-            segments[-1] = segments[-1].removesuffix(".html").removesuffix(".amp") + ".html"
+    """/amp/story, /story/amp -> /story; story.amp, story.amp.html -> story.html. Indices
+    rather than pop(0) and one cut per suffix run: linear however many "amp" pile up."""
+    first, last = 0, len(segments)
+    while first < last and "amp" in (segments[first], segments[last - 1]):
+        if segments[last - 1] == "amp":
+            last -= 1
         else:
-            break
-    return segments
+            first += 1
+    folded = segments[first:last]
+    name = folded[-1] if folded else ""
+    if name.endswith((".amp", ".amp.html")) and name[0] != ".":
+        stem = name.removesuffix(".html")
+        end = len(stem)
+        while stem.endswith(".amp", 0, end):
+            end -= 4
+        folded[-1] = stem[:end] + ".html"
+    return folded
 
 
 def _query(query: str) -> str:

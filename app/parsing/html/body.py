@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import trafilatura
 
 from app.parsing.html.credits import closing_credit_wire, dateline_wire
+from app.parsing.html.fallback import visible_blocks
 from app.parsing.html.links import LinkIndex
 from app.parsing.html.metadata import ld_article_value
 from app.parsing.html.page import Found, Page
@@ -45,8 +46,10 @@ _MIN_LD_WORDS = 80
 # Below this share of JSON-LD articleBody found in trafilatura's text, trafilatura missed it.
 _LD_COVERAGE = 0.5
 _WORDS = re.compile(r"\w+")
-_TAG = re.compile(r"<[^>]{0,2000}>")
-_BLOCK_TAG = re.compile(r"<(?:/p|br|/div|/h\d|/li|/blockquote)\b[^>]{0,2000}>", re.IGNORECASE)
+# A tag ends at the next "<" too: scanning 2,000 characters from every "<" of "<<<<…" cost
+# 2,000 steps a character.
+_TAG = re.compile(r"<[^<>]{0,2000}+>")
+_BLOCK_TAG = re.compile(r"<(?:/p|br|/div|/h\d|/li|/blockquote)\b[^<>]{0,2000}+>", re.IGNORECASE)
 
 
 @dataclass
@@ -61,8 +64,17 @@ class Body:
 
 
 def extract_body(page: Page, titles: list[str], links: LinkIndex) -> Body | None:
-    """The body's paragraphs, or None when neither trafilatura nor JSON-LD finds one."""
+    """The body's paragraphs, or None when neither trafilatura nor JSON-LD finds one, nor
+    the page's visible text blocks (the fallback for broken pages)."""
     lines, rule = _choose(_trafilatura_lines(page), _json_ld_lines(page))
+    body = _body(lines, rule, titles, links)
+    if body is None:
+        blocks = [line for line in visible_blocks(page.tree) if not _is_label(line)]
+        body = _body(blocks, "fallback", titles, links)
+    return body
+
+
+def _body(lines: list[str], rule: str, titles: list[str], links: LinkIndex) -> Body | None:
     if not lines:
         return None
     body = Body(paragraphs=[], rule=rule)

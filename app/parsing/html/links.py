@@ -14,6 +14,8 @@ _MIN_TITLE_WORDS = 3
 _MAX_TITLE = 300
 _MAX_AFTER_BODY = 10
 _AFTER_BODY_ANCHORS = 40
+# Characters of body scanned at most when looking for in-text links (~50 ms).
+_IN_TEXT_SCAN = 50_000_000
 # Site chrome: navigation, header, footer, menus, share bars and breadcrumbs.
 _CHROME_TAGS = frozenset({"nav", "header", "footer", "form", "button"})
 _CHROME_ROLES = frozenset({"navigation", "banner", "contentinfo", "menu", "menubar", "search"})
@@ -53,6 +55,7 @@ class LinkIndex:
         self._by_text: dict[str, Anchor] = {}
         for anchor in self.anchors:
             self._by_text.setdefault(anchor.title.casefold(), anchor)
+        self._any_by_text: dict[str, HtmlElement] | None = None  # every <a href>, on demand
 
     def for_line(self, line: str) -> RelatedLink | None:
         """The link when a whole body line is one anchor's text (a "read this next" teaser)."""
@@ -64,19 +67,33 @@ class LinkIndex:
         key = clean_line(title or "").casefold()
         if anchor := self._by_text.get(key):
             return anchor.url
-        for element in self._page.tree.iterfind(".//a[@href]"):  # short titles: rare, slow path
-            if key and clean_line(element.text_content()).casefold() == key:
-                return self._page.resolve(element.get("href"))
-        return None
+        if self._any_by_text is None:  # short titles: indexed once (a scan per title was
+            self._any_by_text = {}  # quadratic in a page of such lines and links)
+            for element in self._page.tree.iterfind(".//a[@href]"):
+                self._any_by_text.setdefault(clean_line(element.text_content()).casefold(), element)
+        element = self._any_by_text.get(key) if key else None
+        return self._page.resolve(element.get("href")) if element is not None else None
 
     def in_text(self, body: str) -> list[RelatedLink]:
-        """Anchors whose text sits inside the body's paragraphs (in-text links)."""
+        """Anchors whose text sits inside the body's paragraphs (in-text links). Each search
+        scans the body, so only titles whose first words occur in it are searched, and at
+        most a budget of characters is scanned: thousands of links beside a long body
+        would otherwise cost links x body."""
         folded = body.casefold()
-        return [
-            RelatedLink(title=a.title, url=a.url)
-            for a in self.anchors
-            if a.title.casefold() in folded
-        ]
+        words = folded.split()
+        openings = {" ".join(words[i : i + _MIN_TITLE_WORDS]) for i in range(len(words))}
+        budget = _IN_TEXT_SCAN
+        found = []
+        for anchor in self.anchors:
+            title = anchor.title.casefold()
+            if " ".join(title.split()[:_MIN_TITLE_WORDS]) not in openings:
+                continue
+            budget -= len(folded)
+            if budget < 0:
+                break
+            if title in folded:
+                found.append(RelatedLink(title=anchor.title, url=anchor.url))
+        return found
 
     def after(self, last_paragraph: str) -> list[RelatedLink]:
         """Article links in the elements that follow the body's last paragraph."""
@@ -93,13 +110,14 @@ class LinkIndex:
 
 def _anchors(page: Page) -> list[Anchor]:
     found = []
+    in_chrome = _Chrome()
     for element in page.tree.iterfind(".//a[@href]"):
         text = element.text_content()
         # Cheap tests first: most anchors on a page are one- or two-word menu items.
         if len(text) > _MAX_TITLE * 2 or len(text.split()) < _MIN_TITLE_WORDS:
             continue
         url = page.resolve(element.get("href"))
-        if url is None or not _article_like(url) or _in_chrome(element):
+        if url is None or not _article_like(url) or in_chrome(element):
             continue
         found.append(Anchor(clean_line(text), url.split("#", 1)[0], element))
     return found
@@ -116,14 +134,34 @@ def _article_like(url: str) -> bool:
     )
 
 
-def _in_chrome(element: HtmlElement) -> bool:
-    for ancestor in element.iterancestors():
-        if ancestor.tag in _CHROME_TAGS or ancestor.get("role", "").lower() in _CHROME_ROLES:
-            return True
-        marker = f"{ancestor.get('class', '')} {ancestor.get('id', '')}".lower()
-        if marker.strip() and _CHROME_MARKER.search(marker):
-            return True
-    return False
+class _Chrome:
+    """Whether an element sits in site chrome. Answers are kept per ancestor, so that each
+    element's attributes are read once however many links sit below it (a huge class on
+    the parent of thousands of links cost links x class size)."""
+
+    def __init__(self) -> None:
+        self._known: dict[HtmlElement, bool] = {}  # element -> it or an ancestor is chrome
+
+    def __call__(self, element: HtmlElement) -> bool:
+        path: list[HtmlElement] = []
+        inside = False
+        for ancestor in element.iterancestors():
+            if ancestor in self._known:
+                inside = self._known[ancestor]
+                break
+            path.append(ancestor)
+            if _is_chrome(ancestor):
+                inside = True
+                break
+        self._known.update(dict.fromkeys(path, inside))
+        return inside
+
+
+def _is_chrome(element: HtmlElement) -> bool:
+    if element.tag in _CHROME_TAGS or element.get("role", "").lower() in _CHROME_ROLES:
+        return True
+    marker = f"{element.get('class', '')} {element.get('id', '')}".lower()
+    return bool(marker.strip() and _CHROME_MARKER.search(marker))
 
 
 def _without_fragment(url: str) -> str:

@@ -2,6 +2,7 @@
 
 import json
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html import unescape
@@ -12,15 +13,17 @@ from urllib.parse import urljoin, urlsplit
 import trafilatura
 from lxml import etree
 from lxml.html import HtmlElement
+from trafilatura.utils import decode_file
 
 from app.errors import Unprocessable
-from app.parsing.normalize import clean_line
+from app.parsing import charsets
+from app.parsing.normalize import clean_line, stream_safe
 
 T = TypeVar("T")
 NO_BODY = "no article body found on the page"
-_INVISIBLE_TAGS = frozenset({"script", "style", "noscript", "template"})
+INVISIBLE_TAGS = frozenset({"script", "style", "noscript", "template"})
 # fmt: off
-_BLOCK_TAGS = frozenset({
+BLOCK_TAGS = frozenset({
     "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "figcaption",
     "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav",
     "ol", "p", "section", "table", "td", "th", "tr", "ul",
@@ -45,7 +48,6 @@ _MAX_ATTRIBUTES = 100
 _ATTRIBUTE = r"""(?>[\s/]*+[^\s/>][^\s/>=]*+(?:\s*+=\s*+(?:"[^"]*+"|'[^']*+'|[^\s>]*+))?)"""
 _EXCESS = rf"(</?[A-Za-z][^\s/>]*+{_ATTRIBUTE}{{0,{_MAX_ATTRIBUTES}}}+){_ATTRIBUTE}*+"
 _EXCESS_ATTRIBUTES = re.compile(_EXCESS)
-_EXCESS_ATTRIBUTES_BYTES = re.compile(_EXCESS.encode())
 # fmt: off
 ARTICLE_TYPES = frozenset({
     "article", "newsarticle", "blogposting", "reportagenewsarticle", "analysisnewsarticle",
@@ -119,29 +121,37 @@ def load_page(html: bytes | str, url: str | None, charset: str | None) -> Page:
     return page
 
 
-def _decode(html: bytes | str, charset: str | None) -> bytes | str:
-    if isinstance(html, bytes) and charset:
-        try:
-            return html.decode(charset, errors="replace")
-        except LookupError:  # an unknown charset name: let trafilatura sniff the bytes
-            return html
-    return html
+def _decode(html: bytes | str, charset: str | None) -> str:
+    """Text by the header's charset, else by the page's `<meta charset>` when the bytes are
+    not UTF-8, else as trafilatura sniffs it (UTF-8, then charset_normalizer). A label
+    outside the Encoding Standard is ignored, as browsers ignore it. Long runs of combining
+    marks are broken up (`stream_safe`): trafilatura puts the text it extracts in NFC."""
+    if isinstance(html, bytes):
+        encoding = charsets.lookup(charset) if charset else None
+        if encoding is None and (declared := charsets.declared_in_page(html)):
+            encoding = None if _utf8(html) else declared
+        html = charsets.decode(html, encoding, "replace") if encoding else decode_file(html)
+    return html if unicodedata.is_normalized("NFC", html) else stream_safe(html)
 
 
-def _parse(html: bytes | str) -> HtmlElement | None:
+def _utf8(html: bytes) -> bool:
+    try:
+        html.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _parse(html: str) -> HtmlElement | None:
     # itemgetter(1): the tag up to its first _MAX_ATTRIBUTES attributes, with no per-match
     # template expansion in Python
-    if isinstance(html, bytes):
-        html = _EXCESS_ATTRIBUTES_BYTES.sub(itemgetter(1), html)
-    else:
-        html = _EXCESS_ATTRIBUTES.sub(itemgetter(1), html)
-    # trafilatura.load_html decodes, repairs and parses exactly as trafilatura's own
-    # extraction does, so the one tree serves both our rules and its body extraction.
+    html = _EXCESS_ATTRIBUTES.sub(itemgetter(1), html)
+    # trafilatura.load_html repairs and parses exactly as trafilatura's own extraction
+    # does, so the one tree serves both our rules and its body extraction.
     tree = trafilatura.load_html(html)
     if tree is None and html:
         # A bare fragment (no <html>, one block) is rejected as "dubious"; wrap it.
-        text = html.decode("utf-8", errors="replace") if isinstance(html, bytes) else html
-        tree = trafilatura.load_html(f"<html><body><div>{text}</div></body></html>")
+        tree = trafilatura.load_html(f"<html><body><div>{html}</div></body></html>")
     return tree
 
 
@@ -211,8 +221,8 @@ def text_of(element: HtmlElement) -> str:
     parts: list[str] = []
     hidden = 0
     for event, node in etree.iterwalk(element, events=("start", "end")):
-        invisible = node.tag in _INVISIBLE_TAGS or not isinstance(node.tag, str)
-        if node.tag in _BLOCK_TAGS:  # blocks and <br> separate words; inline tags do not
+        invisible = node.tag in INVISIBLE_TAGS or not isinstance(node.tag, str)
+        if node.tag in BLOCK_TAGS:  # blocks and <br> separate words; inline tags do not
             parts.append(" ")
         if event == "start":
             hidden += invisible
