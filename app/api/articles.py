@@ -14,6 +14,7 @@ from app.ingest import prepare, store
 from app.observability import record_ingest
 from app.repositories import ArticleRepository
 from app.schemas import SEED_EXAMPLE, ArticleIn, ArticleRead
+from app.security.idempotency import shows_article
 
 router = APIRouter(prefix="/v1/articles", tags=["articles"])
 
@@ -75,6 +76,7 @@ async def article_input(request: Request) -> ArticleIn:
     openapi_extra=_CREATE_BODY,
 )
 def create_article(
+    request: Request,
     item: Annotated[ArticleIn, Depends(article_input)],
     session: WriteSession,
     fetch: FetchCtx,
@@ -94,6 +96,7 @@ def create_article(
     if outcome.status == "error":
         raise Conflict(outcome.error or "the article could not be stored")
     article = ArticleRepository(session).read(outcome.article_id or 0)
+    shows_article(request.scope, article["id"])
     status = 201 if outcome.status == "created" else 200
     location = {"Location": f"/v1/articles/{outcome.article_id}"}
     return json_response(ArticleRead, article, status, location)

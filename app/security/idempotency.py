@@ -23,6 +23,12 @@ A later request with the same key (within IDEMPOTENCY_TTL_HOURS) is not passed t
 its body is hashed as it is read and compared; the same method, path, query and body get the
 first response again (with `Idempotent-Replayed: true`), anything else a 422. If the process
 dies while a request is pending, its key answers 409 until it expires.
+
+Takedowns: a route whose response shows an article's text says so (`shows_article`), and the
+record keeps that article's id. Deleting the article withdraws the stored response in the
+same transaction (`IdempotencyRepository.withdraw_article`): a retry then gets a 410 and
+still does not run. A response settled while the delete runs fails the foreign key (and
+is withdrawn here) or is removed by its ON DELETE CASCADE: no deleted text stays behind.
 """
 
 import hashlib
@@ -42,7 +48,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.api.errors import DATABASE_DOWN, database_unavailable, error_response
 from app.config import Settings
 from app.db import session_scope
-from app.errors import AppError, IdempotencyInProgress, IdempotencyKeyReused, InvalidInput
+from app.errors import (
+    AppError,
+    Gone,
+    IdempotencyInProgress,
+    IdempotencyKeyReused,
+    InvalidInput,
+)
 from app.models import IdempotencyRecord, utcnow
 from app.security.auth import ANONYMOUS, route_path
 from app.security.repositories import IdempotencyRepository
@@ -55,6 +67,13 @@ VALID_KEY = re.compile(r"[\x21-\x7e]{1,255}")  # visible ASCII, as the header's 
 FINGERPRINT_HEADERS = (b"content-type", b"content-location")
 KEPT_HEADERS = frozenset({b"content-type", b"location", b"content-location"})
 PURGE_EVERY = 300.0  # seconds between deletions of every expired record, per process
+SHOWN_ARTICLE = "idempotency.shown_article"  # in scope["state"]
+
+
+def shows_article(scope: Scope, article_id: int) -> None:
+    """Note that this response shows the article's text, so that deleting the article
+    withdraws a stored copy of it."""
+    scope.setdefault("state", {})[SHOWN_ARTICLE] = article_id
 
 
 def is_idempotent(method: str, path: str) -> bool:
@@ -83,6 +102,7 @@ class Capture:
     headers: list[list[str]] = field(default_factory=list)
     chunks: list[bytes] = field(default_factory=list)
     size: int = 0
+    article_id: int | None = None  # the article whose text the response shows
 
     def request(self, message: Message) -> None:
         if message["type"] == "http.request":
@@ -137,9 +157,13 @@ def settle(factory: sessionmaker[Session], record_id: int, kept: Capture | None)
         repo = IdempotencyRepository(session)
         if kept is None:
             repo.remove(record_id)
-        else:
-            body = b"".join(kept.chunks)
-            repo.complete(record_id, kept.hasher.hexdigest(), kept.status, kept.headers, body)
+            return
+        digest, body = kept.hasher.hexdigest(), b"".join(kept.chunks)
+        try:
+            with session.begin_nested():
+                repo.complete(record_id, digest, kept.status, kept.headers, body, kept.article_id)
+        except IntegrityError:  # the article was deleted meanwhile: keep none of its text
+            repo.complete(record_id, digest, 410, None, None)
 
 
 class IdempotencyMiddleware:
@@ -217,6 +241,7 @@ class IdempotencyMiddleware:
             capture.response(message)
             last = message["type"] == "http.response.body" and not message.get("more_body")
             if last and not settled:
+                capture.article_id = scope.get("state", {}).get(SHOWN_ARTICLE)
                 if not capture.received:  # e.g. reextract: no body, or a 415 before reading
                     await self._drain(receive_hashing, capture)
                 settled = True
@@ -259,7 +284,12 @@ class IdempotencyMiddleware:
                 "this Idempotency-Key was first used with a different request (path, query, "
                 "Content-Type or body); send a new key for a new request"
             )
-        body = record.response_body or b""
+        if record.response_body is None:  # withdrawn: it showed an article deleted since
+            gone = error_response(Gone("the article in the response to this request has been deleted since"))
+            gone.headers["Idempotent-Replayed"] = "true"
+            await gone(scope, receive, send)
+            return
+        body = record.response_body
         headers = [
             (k.encode("latin-1"), v.encode("latin-1")) for k, v in record.response_headers or []
         ]
