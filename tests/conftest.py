@@ -112,7 +112,9 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """A real uvicorn process serving the app on 127.0.0.1."""
+    """A real uvicorn process serving the app on 127.0.0.1: `python -m uvicorn app.main:app`
+    (which allows several workers), or with `serve=True` the way production starts it,
+    `python -m app serve` (the Docker CMD)."""
 
     def __init__(
         self,
@@ -120,16 +122,20 @@ class LiveServer:
         port: int | None = None,
         workers: int = 1,
         env: dict[str, str] | None = None,
+        serve: bool = False,
     ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "DATABASE_URL": database_url, **(env or {})}
-        args = ["--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers)]
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "app.main:app", *args, "--log-level", "warning"],
-            cwd=ROOT,
-            env=env,
-        )
+        if serve:
+            env.update(HOST="127.0.0.1", PORT=str(self.port))
+            command = [sys.executable, "-m", "app", "serve"]
+        else:
+            args = ["--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers)]
+            args += ["--http", "app.api.server:ProblemHttpToolsProtocol"]  # as `serve` does
+            command = [sys.executable, "-m", "uvicorn", "app.main:app", *args]
+            command += ["--log-level", "warning"]
+        self.process = subprocess.Popen(command, cwd=ROOT, env=env)
         self._wait_ready()
 
     def _wait_ready(self) -> None:

@@ -285,7 +285,9 @@ class IdempotencyMiddleware:
                 "Content-Type or body); send a new key for a new request"
             )
         if record.response_body is None:  # withdrawn: it showed an article deleted since
-            gone = error_response(Gone("the article in the response to this request has been deleted since"))
+            gone = error_response(
+                Gone("the article in the response to this request has been deleted since")
+            )
             gone.headers["Idempotent-Replayed"] = "true"
             await gone(scope, receive, send)
             return
