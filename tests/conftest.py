@@ -111,6 +111,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+START_TIMEOUT = 120  # seconds
+# For HTTP requests to a live server: a bound on a hang, far above what any request here
+# takes even on a loaded machine (httpx's default, 5 s, is not).
+HTTP_TIMEOUT = 120
+
+
 class LiveServer:
     """A real uvicorn process serving the app on 127.0.0.1: `python -m uvicorn app.main:app`
     (which allows several workers), or with `serve=True` the way production starts it,
@@ -139,21 +145,24 @@ class LiveServer:
         self._wait_ready()
 
     def _wait_ready(self) -> None:
-        deadline = time.monotonic() + 30
+        # A bound on a hang, not a speed target: start-up (imports, migrations for `serve`)
+        # takes a few seconds, many more on a loaded machine.
+        deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError("uvicorn exited during start-up")
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                if httpx.get(f"{self.url}/healthz", timeout=10).status_code == 200:
                     return
             except httpx.TransportError:
                 time.sleep(0.1)
-        raise RuntimeError("uvicorn did not start in 30 s")
+        self.stop(kill=True)
+        raise RuntimeError(f"uvicorn did not start in {START_TIMEOUT} s")
 
     def stop(self, kill: bool = False) -> None:
         if self.process.poll() is None:
             self.process.kill() if kill else self.process.terminate()
-        self.process.wait(timeout=30)
+        self.process.wait(timeout=START_TIMEOUT)
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ROOT, free_port
+from tests.conftest import HTTP_TIMEOUT, ROOT, free_port
 
 
 @dataclass
@@ -151,31 +151,33 @@ def served(image: Image) -> Iterator[tuple[str, str]]:
     env = image.env(HOST="127.0.0.1", PORT=port)
     process = subprocess.Popen([sys.executable, *image.stage.cmd[1:]], cwd=image.workdir, env=env)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + HTTP_TIMEOUT  # a bound on a hang, not a speed target
         while image.run(image.stage.healthcheck, PORT=port).returncode:
             assert process.poll() is None, "the CMD exited"
-            assert time.monotonic() < deadline, "the health check did not pass in 30 s"
+            assert time.monotonic() < deadline, f"the health check did not pass in {HTTP_TIMEOUT} s"
             time.sleep(0.2)
         yield f"http://127.0.0.1:{port}", made.stdout.strip()
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        process.wait(timeout=HTTP_TIMEOUT)
 
 
 def test_cmd_serves_what_the_image_copied(served: tuple[str, str], image: Image) -> None:
     url, key = served  # the HEALTHCHECK command passed, or the fixture failed
     seed = (image.workdir / "seeds" / "000_6bc365aecf700d82.txt").read_text(encoding="utf-8")
     headers = {"Authorization": f"Bearer {key}"}
-    created = httpx.post(f"{url}/v1/articles", json={"text": seed}, headers=headers)
+    created = httpx.post(
+        f"{url}/v1/articles", json={"text": seed}, headers=headers, timeout=HTTP_TIMEOUT
+    )
     assert created.status_code == 201, created.text
-    read = httpx.get(f"{url}{created.headers['location']}", headers=headers)
+    read = httpx.get(f"{url}{created.headers['location']}", headers=headers, timeout=HTTP_TIMEOUT)
     assert read.json()["headline"] == created.json()["headline"]
-    docs = httpx.get(f"{url}/docs")
+    docs = httpx.get(f"{url}/docs", timeout=HTTP_TIMEOUT)
     assert docs.status_code == 200
     assets = re.findall(r'"(/static/docs/[^"]+)"', docs.text)
     assert assets
     for asset in assets:
-        assert httpx.get(f"{url}{asset}").status_code == 200, asset
+        assert httpx.get(f"{url}{asset}", timeout=HTTP_TIMEOUT).status_code == 200, asset
 
 
 def test_the_healthcheck_fails_when_nothing_answers(image: Image) -> None:
