@@ -14,7 +14,7 @@ from app.ingest import prepare, store
 from app.observability import record_ingest
 from app.repositories import ArticleRepository
 from app.schemas import SEED_EXAMPLE, ArticleIn, ArticleRead
-from app.security.idempotency import shows_article
+from app.security.idempotency_records import shows_article
 
 router = APIRouter(prefix="/v1/articles", tags=["articles"])
 

@@ -12,7 +12,7 @@ from app.models import ArticleRevision
 from app.parsing.diff import diff_paragraphs
 from app.repositories import ArticleRepository
 from app.schemas import ReextractResult, RevisionDiff, RevisionList, RevisionRead
-from app.security.idempotency import shows_article
+from app.security.idempotency_records import shows_article
 
 router = APIRouter(prefix="/v1/articles/{article_id}", tags=["revisions"])
 Number = Path(ge=1, le=1_000_000, description="Version number, from 1.")
