@@ -15,6 +15,8 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -26,6 +28,13 @@ from tests.site_server import Site
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
+
+# Hypothesis fails an example that takes over 200 ms, or data that is slow to generate: speed
+# assertions that a loaded machine fails. Off for every test; the fuzz tests bound hangs.
+hypothesis_settings.register_profile(
+    "no-timing", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile("no-timing")
 
 
 def alembic_config(connection: object | None = None) -> Config:
