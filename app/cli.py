@@ -124,9 +124,12 @@ def _counted(articles: Iterator[Any], bar: Any, written: list[int]) -> Iterator[
 def serve(settings: Settings) -> None:
     import uvicorn
 
+    from app.api.server import ProblemHttpToolsProtocol
+
     # The app configures JSON logging itself and writes its own access line per request.
     uvicorn.run(
         "app.main:app",
+        http=ProblemHttpToolsProtocol,  # problem+json (and 414/431) before the app runs too
         host=settings.host,
         port=settings.port,
         proxy_headers=False,

@@ -12,10 +12,11 @@ AppError                 status 500, never raised directly
 ├── Gone                 410  the article was deleted (a takedown) and is not re-created
 ├── UnsupportedMediaType 415
 ├── PayloadTooLarge      413
-├── UriTooLong           414  the query string is longer than any route accepts
+├── UriTooLong           414  the query string (or the whole request target) is too long
 ├── Unprocessable        422  well-formed input that cannot become an article
 ├── IdempotencyKeyReused 422  an Idempotency-Key sent again with a different request
 ├── RateLimited          429  too many requests for this key (or address); `retry_after` s
+├── HeadersTooLarge      431  the request's header fields are too long (the server protocol)
 └── FetchError           502  fetching a caller's URL failed; `reason` is a metrics label
     ├── UrlRefused       400  we will not fetch this URL (scheme, credentials, length, address)
     │   └── RobotsDisallowed 403  the site's robots.txt disallows us
@@ -112,6 +113,12 @@ class UriTooLong(AppError):
     status = 414
     type = "uri-too-long"
     title = "URI too long"
+
+
+class HeadersTooLarge(AppError):
+    status = 431
+    type = "headers-too-large"
+    title = "Request header fields too large"
 
 
 class UnsupportedMediaType(AppError):

@@ -15,6 +15,10 @@ CSV_COLUMNS = [
     "content_hash",
 ]  # fmt: skip
 MEDIA_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
+# A spreadsheet reads a cell that starts with one of these as a formula (=HYPERLINK(...)
+# runs when the file is opened). OWASP's "CSV Injection": prefix such cells with a quote,
+# which spreadsheets take as "this is text". Page text is anyone's, so every cell gets it.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def export_record(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -71,7 +75,12 @@ def _csv_row(record: dict[str, Any]) -> list[Any]:
     row["authors"] = "; ".join(record["authors"])
     row["tags"] = "; ".join(record["tags"])
     row["related_links"] = json.dumps(record["related_links"], ensure_ascii=False)
-    return [row.get(column) for column in CSV_COLUMNS]
+    return [_inert(row.get(column)) for column in CSV_COLUMNS]
+
+
+def _inert(cell: Any) -> Any:
+    """The cell, with a leading `'` if a spreadsheet would take it for a formula."""
+    return "'" + cell if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) else cell
 
 
 def _csv_rows(rows: list[list[Any]]) -> str:

@@ -237,7 +237,10 @@ class ApiKey(Base):
 
 class IdempotencyRecord(Base):
     """A POST sent with an Idempotency-Key, and its first response. `status` is null while the
-    first request is still running (the row then only claims the key)."""
+    first request is still running (the row then only claims the key). `article_id` names
+    the article whose text the response shows: deleting it withdraws the response (status
+    410, no headers or body kept), and the foreign key deletes a row that would still
+    show a deleted article, so this table never keeps text the archive has taken down."""
 
     __tablename__ = "idempotency_key"
     __table_args__ = (
@@ -255,6 +258,9 @@ class IdempotencyRecord(Base):
     response_headers: Mapped[list[list[str]] | None] = mapped_column(JSON)
     response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    article_id: Mapped[int | None] = mapped_column(
+        ForeignKey("article.id", ondelete="CASCADE"), index=True
+    )
 
 
 # Search index objects live only in the migrations (FTS5 table and triggers on SQLite, a

@@ -17,6 +17,8 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -28,6 +30,13 @@ from tests.site_server import Site
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
+
+# Hypothesis fails an example that takes over 200 ms, or data that is slow to generate: speed
+# assertions that a loaded machine fails. Off for every test; the fuzz tests bound hangs.
+hypothesis_settings.register_profile(
+    "no-timing", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile("no-timing")
 
 
 def alembic_config(connection: object | None = None) -> Config:
@@ -113,8 +122,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+START_TIMEOUT = 120  # seconds
+# For HTTP requests to a live server: a bound on a hang, far above what any request here
+# takes even on a loaded machine (httpx's default, 5 s, is not).
+HTTP_TIMEOUT = 120
+
+
 class LiveServer:
-    """A real uvicorn process serving the app on 127.0.0.1."""
+    """A real uvicorn process serving the app on 127.0.0.1: `python -m uvicorn app.main:app`
+    (which allows several workers), or with `serve=True` the way production starts it,
+    `python -m app serve` (the Docker CMD)."""
 
     def __init__(
         self,
@@ -122,38 +139,41 @@ class LiveServer:
         port: int | None = None,
         workers: int = 1,
         env: dict[str, str] | None = None,
+        serve: bool = False,
     ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "DATABASE_URL": database_url, **(env or {})}
-        args = ["--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers)]
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "app.main:app", *args, "--log-level", "warning"],
-            cwd=ROOT,
-            env=env,
-        )
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.stop()  # leave no server (nor its workers) behind when it did not come up
-            raise
+        if serve:
+            env.update(HOST="127.0.0.1", PORT=str(self.port))
+            command = [sys.executable, "-m", "app", "serve"]
+        else:
+            args = ["--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers)]
+            args += ["--http", "app.api.server:ProblemHttpToolsProtocol"]  # as `serve` does
+            command = [sys.executable, "-m", "uvicorn", "app.main:app", *args]
+            command += ["--log-level", "warning"]
+        self.process = subprocess.Popen(command, cwd=ROOT, env=env)
+        self._wait_ready()
 
     def _wait_ready(self) -> None:
-        deadline = time.monotonic() + 60  # generous: the machine may be busy
+        # A bound on a hang, not a speed target: start-up (imports, migrations for `serve`)
+        # takes a few seconds, many more on a loaded machine.
+        deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError("uvicorn exited during start-up")
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                if httpx.get(f"{self.url}/healthz", timeout=10).status_code == 200:
                     return
             except httpx.TransportError:
                 time.sleep(0.1)
-        raise RuntimeError("uvicorn did not start in 60 s")
+        self.stop(kill=True)
+        raise RuntimeError(f"uvicorn did not start in {START_TIMEOUT} s")
 
     def stop(self, kill: bool = False) -> None:
         if self.process.poll() is None:
             self.process.kill() if kill else self.process.terminate()
-        self.process.wait(timeout=30)
+        self.process.wait(timeout=START_TIMEOUT)
 
 
 @pytest.fixture

@@ -47,7 +47,7 @@ class ReplayServer:
 
     def stop(self) -> None:
         self.process.terminate()
-        self.process.wait(timeout=30)
+        self.process.wait(timeout=120)
 
 
 @dataclass

@@ -26,7 +26,7 @@ PARAS = [
 def fetching(db: Engine, settings: Settings) -> Iterator[TestClient]:
     """The API with the fetcher allowed to reach 127.0.0.1 (where the test site runs)."""
     allowed = settings.model_copy(
-        update={"fetch_allowed_networks": "127.0.0.1/32", "fetch_total_timeout": 5.0}
+        update={"fetch_allowed_networks": "127.0.0.1/32", "fetch_total_timeout": 60.0}
     )
     with TestClient(create_app(allowed)) as test_client:
         yield test_client

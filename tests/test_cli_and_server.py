@@ -12,7 +12,7 @@ from sqlalchemy import Engine, func, select
 from app.cli import import_paths
 from app.config import Settings
 from app.models import Article
-from tests.conftest import ROOT, SEEDS, LiveServer, seed_text
+from tests.conftest import HTTP_TIMEOUT, ROOT, SEEDS, LiveServer, seed_text
 from tests.site_server import Site, article_html
 
 
@@ -70,13 +70,14 @@ def test_data_survives_a_restart_of_a_real_server(db: Engine, database_url: str)
             f"{server.url}/v1/articles",
             content=seed_text().encode(),
             headers={"content-type": "text/plain"},
+            timeout=HTTP_TIMEOUT,
         )
         assert created.status_code == 201
     finally:
         server.stop()
     server = LiveServer(database_url, port=server.port)
     try:
-        fetched = httpx.get(f"{server.url}{created.headers['location']}")
+        fetched = httpx.get(f"{server.url}{created.headers['location']}", timeout=HTTP_TIMEOUT)
         assert fetched.status_code == 200
         assert fetched.json()["headline"] == created.json()["headline"]
         assert fetched.json()["related_links"] == created.json()["related_links"]

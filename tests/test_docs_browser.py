@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import expect
 
 from tests.browser import chromium_page
-from tests.conftest import KeyMaker, LiveServer, bearer, seed_text
+from tests.conftest import HTTP_TIMEOUT, KeyMaker, LiveServer, bearer, seed_text
 
 REFERENCE = re.compile(r"""(?:href|src|spec-url)="([^"]+)"|\burl: '([^']+)'""")
 ABSOLUTE = re.compile(r"""https?://[^\s"'<>)]+""")
@@ -63,10 +63,12 @@ def test_swagger_ui_sends_the_api_key_and_redoc_renders(
         f"{live_server.url}/v1/articles",
         content=seed_text().encode(),
         headers={"Content-Type": "text/plain; charset=utf-8", **bearer(api_key)},
+        timeout=HTTP_TIMEOUT,
     )
     assert created.status_code == 201
     headline = created.json()["headline"]
-    assert httpx.get(f"{live_server.url}/v1/articles").status_code == 401  # keys are enforced
+    refused = httpx.get(f"{live_server.url}/v1/articles", timeout=HTTP_TIMEOUT)
+    assert refused.status_code == 401  # keys are enforced
 
     with chromium_page() as session:
         page = session.page

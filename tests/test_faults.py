@@ -41,8 +41,9 @@ FETCH_ENV = {
     "FETCH_TOTAL_TIMEOUT": str(FETCH_TIMEOUT),
     "FETCH_RESPECT_ROBOTS": "false",  # one connection per fetch: the hostile path itself
 }
-# Slack for request handling on a shared 2-core machine, on top of the fetch time limit.
-SLACK = 2.5
+# A bound on waits for something that takes a second or two: far above what a loaded
+# machine needs, so that it only ever fires on a hang. No test here asserts a duration.
+HANG = 120.0
 
 
 @contextmanager
@@ -263,7 +264,8 @@ def behind_proxy(database_url: str) -> Iterator[tuple[TcpProxy, LiveServer, http
         via_proxy = url.set(host="127.0.0.1", port=proxy.port)
         with (
             live(via_proxy.render_as_string(hide_password=False)) as server,
-            httpx.Client(base_url=server.url, timeout=60) as client,
+            # above HANG: a request stuck on a hung connection waits for the test's reset
+            httpx.Client(base_url=server.url, timeout=3 * HANG) as client,
         ):
             yield proxy, server, client
 
@@ -298,7 +300,7 @@ def test_database_outage_gives_503s_and_the_service_recovers_by_itself(
         assert server.process.poll() is None
 
         proxy.up()
-        assert wait_until(lambda: client.get("/readyz").status_code == 200, 15)
+        assert wait_until(lambda: client.get("/readyz").status_code == 200, HANG)
         assert client.get(location).status_code == 200
         assert client.get("/v1/articles").json()["items"][0]["id"] == created.json()["id"]
         again = post_article(client, 1)
@@ -317,64 +319,77 @@ def test_database_that_stops_answering_costs_503s_not_the_process(
         with ThreadPoolExecutor(30) as pool:
             futures = [pool.submit(client.get, location) for _ in range(30)]
             try:
-                slowest = 0.0
                 # New connections give up after connect_timeout (5 s), waits for a free one
                 # after pool_timeout (10 s): those answer 503 while the database still hangs.
-                # Only requests that took an idle pooled connection wait for the reset below.
-                deadline = time.monotonic() + 40
+                # Only requests that took an idle pooled connection wait for the reset below,
+                # so /healthz answers while they are still stuck (a bound on a hang, 120 s,
+                # not a speed target: they would wait for ever).
+                deadline = time.monotonic() + HANG
                 while time.monotonic() < deadline and sum(f.done() for f in futures) < 25:
-                    start = time.monotonic()
-                    assert client.get("/healthz", timeout=5).status_code == 200
-                    slowest = max(slowest, time.monotonic() - start)
+                    assert client.get("/healthz", timeout=30).status_code == 200
                     time.sleep(0.2)
                 answers = [f.result() for f in futures if f.done()]
                 assert len(answers) >= 25
                 for answer in answers:
                     assert_database_unavailable(answer)
-                assert slowest < 1
                 assert server.process.poll() is None
             finally:
                 proxy.up()  # the connections stuck on a hung socket are reset now
             statuses = [f.result().status_code for f in futures]
         assert set(statuses) <= {200, 503}
-        assert wait_until(lambda: client.get("/readyz").status_code == 200, 15)
+        assert wait_until(lambda: client.get("/readyz").status_code == 200, HANG)
         assert client.get(location).status_code == 200
 
 
 # --- 3. Upstream sites that hang, reset or send garbage; clients that hang up ---------------
 
 
-def test_hostile_upstream_sites_never_tie_up_the_service(db: Engine, database_url: str) -> None:
+def test_hostile_upstream_sites_get_502_or_504(db: Engine, database_url: str) -> None:
     paths = ["/hang"] * 8 + ["/reset"] * 6 + ["/garbage"] * 6
     limits = httpx.Limits(max_connections=40)
     with (
         HostileServer() as site,
         live(database_url, **FETCH_ENV) as server,
-        httpx.Client(base_url=server.url, timeout=60, limits=limits) as client,
+        httpx.Client(base_url=server.url, timeout=120, limits=limits) as client,
+        ThreadPoolExecutor(len(paths)) as pool,
     ):
 
-        def fetch(path: str) -> tuple[str, int, float]:
-            start = time.monotonic()
-            response = client.post("/v1/articles", json={"url": site.url(path)})
-            return path, response.status_code, time.monotonic() - start
+        def fetch(path: str) -> tuple[str, int]:
+            return path, client.post("/v1/articles", json={"url": site.url(path)}).status_code
 
-        with ThreadPoolExecutor(len(paths)) as pool:
-            futures = [pool.submit(fetch, path) for path in paths]
-            slowest = 0.0
-            while not all(f.done() for f in futures):
-                for path in ("/healthz", "/v1/articles"):
-                    start = time.monotonic()
-                    assert client.get(path, timeout=10).status_code == 200
-                    slowest = max(slowest, time.monotonic() - start)
-                time.sleep(0.1)
-            results = [f.result() for f in futures]
-    assert slowest < 1
+        results = list(pool.map(fetch, paths))
     # Only two fetches per site run at once, and the wait for a turn counts in the time
-    # limit: a reset or garbage fetch still waiting when it runs out is a 504 too.
+    # limit: a reset or garbage fetch still waiting when it runs out is a 504 too. /hang never
+    # answers: only the time limit ends those (else the client's timeout would fail the test).
     allowed = {"/hang": {504}, "/reset": {502, 504}, "/garbage": {502, 504}}
-    assert all(status in allowed[path] for path, status, _ in results), results
-    assert max(seconds for _, _, seconds in results) < FETCH_TIMEOUT + SLACK, results
+    assert all(status in allowed[path] for path, status in results), results
     assert site.requests  # the fetches did reach the site
+
+
+def test_fetches_held_by_a_hanging_site_do_not_tie_up_the_service(
+    db: Engine, database_url: str
+) -> None:
+    """Fetches that wait on a site that never answers (two at it, six for a turn) are held
+    until the test lets them go, with the time limits far away; reads and writes are served
+    meanwhile. Nothing here depends on how fast the machine is."""
+    env = {**FETCH_ENV, "FETCH_TOTAL_TIMEOUT": "600", "FETCH_READ_TIMEOUT": "600"}
+    with (
+        HostileServer() as site,
+        live(database_url, **env) as server,
+        httpx.Client(base_url=server.url, timeout=120) as client,
+        ThreadPoolExecutor(8) as pool,
+    ):
+        page = {"url": site.url("/hang")}
+        hanging = [pool.submit(client.post, "/v1/articles", json=page) for _ in range(8)]
+        assert site.wait_for(2, 60)  # FETCH_PER_HOST of them reached the site
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/v1/articles").status_code == 200
+        assert post_article(client).status_code == 201
+        assert client.get("/readyz").status_code == 200
+        assert not any(f.done() for f in hanging)  # all eight still held
+        site.close()  # the site hangs up on them, and stops listening
+        statuses = [f.result().status_code for f in hanging]
+    assert set(statuses) == {502}, statuses
 
 
 def metric(client: httpx.Client, name: str, **labels: str) -> float:
@@ -389,7 +404,7 @@ def metric(client: httpx.Client, name: str, **labels: str) -> float:
 
 
 def raw_request(port: int, head: str, body: bytes = b"") -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock = socket.create_connection(("127.0.0.1", port), timeout=HANG)
     sock.sendall(head.replace("\n", "\r\n").encode() + b"\r\n" + body)
     return sock
 
@@ -399,7 +414,7 @@ def test_a_client_that_hangs_up_leaves_nothing_behind(db: Engine, database_url: 
     with (
         HostileServer() as site,
         live(database_url, **env) as server,
-        httpx.Client(base_url=server.url, timeout=30) as client,
+        httpx.Client(base_url=server.url, timeout=HANG) as client,
     ):
         timeouts = {"method": "POST", "route": "/v1/articles", "status": "504"}
         before = metric(client, "http_requests_total", **timeouts)
@@ -411,10 +426,9 @@ def test_a_client_that_hangs_up_leaves_nothing_behind(db: Engine, database_url: 
             f"Content-Length: {len(body)}\n"
         )
         with raw_request(server.port, head, body):
-            assert site.wait_for(1, 10)  # the server is fetching: now the client leaves
+            assert site.wait_for(1, HANG)  # the server is fetching: now the client leaves
         assert wait_until(
-            lambda: metric(client, "http_requests_total", **timeouts) == before + 1,
-            FETCH_TIMEOUT + SLACK + 5,
+            lambda: metric(client, "http_requests_total", **timeouts) == before + 1, HANG
         )
 
         # An NDJSON import whose client leaves after 2.5 chunks: the chunks stored stay,
@@ -425,11 +439,11 @@ def test_a_client_that_hangs_up_leaves_nothing_behind(db: Engine, database_url: 
         )
         lines = b"".join(json.dumps(batch_item(i)).encode() + b"\n" for i in range(125))
         sock = raw_request(server.port, head, f"{len(lines):x}\r\n".encode() + lines + b"\r\n")
-        assert wait_until(lambda: count_articles(db) >= 100, 30)
+        assert wait_until(lambda: count_articles(db) >= 100, HANG)
         imports = {"method": "POST", "route": "/v1/imports"}
         before = metric(client, "http_requests_total", **imports)
         sock.close()
-        assert wait_until(lambda: metric(client, "http_requests_total", **imports) > before, 10)
+        assert wait_until(lambda: metric(client, "http_requests_total", **imports) > before, HANG)
         assert count_articles(db) == 100
         assert check_archive(db, chunk=50) == 100
         gone = metric(client, "http_requests_total", status="499", **imports)
@@ -459,14 +473,14 @@ def test_sigterm_finishes_requests_in_flight_and_refuses_new_ones(
     env = {
         **os.environ,
         **FETCH_ENV,
-        "FETCH_TOTAL_TIMEOUT": "20",
+        "FETCH_TOTAL_TIMEOUT": "28",  # within the 30 s graceful shutdown allows
         "DATABASE_URL": database_url,
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "LOG_FORMAT": "text",
     }
     log = tmp_path / "serve.log"
-    with HostileServer(slow_after=15) as site, log.open("w") as out:
+    with HostileServer(slow_after=10 * HANG) as site, log.open("w") as out:  # until released
         # The production entry point (`python -m app serve`), not bare uvicorn: it sets the
         # graceful shutdown timeout.
         process = subprocess.Popen(
@@ -474,23 +488,23 @@ def test_sigterm_finishes_requests_in_flight_and_refuses_new_ones(
         )
         try:
             url = f"http://127.0.0.1:{port}"
-            assert wait_until(lambda: _answers(f"{url}/healthz"), 30, 0.1), log.read_text()
-            with httpx.Client(base_url=url, timeout=30) as client, ThreadPoolExecutor(1) as slow:
+            assert wait_until(lambda: _answers(f"{url}/healthz"), HANG, 0.1), log.read_text()
+            with httpx.Client(base_url=url, timeout=HANG) as client, ThreadPoolExecutor(1) as slow:
                 try:
                     page = {"url": site.url("/slow")}
                     in_flight = slow.submit(client.post, "/v1/articles", json=page)
-                    assert site.wait_for(1, 10)  # the request is in the server, fetching
+                    assert site.wait_for(1, HANG)  # the request is in the server, fetching
                     process.send_signal(signal.SIGTERM)
-                    assert wait_until(lambda: refused(port), 10)  # no new connections
+                    assert wait_until(lambda: refused(port), HANG)  # no new connections
                     assert not in_flight.done()
                 finally:
                     site.release.set()  # now the upstream answers; the request can finish
-                response = in_flight.result(timeout=30)
+                response = in_flight.result(timeout=HANG)
             assert response.status_code == 201, response.text
             assert response.json()["headline"] == "Harbour reopens after the storm"
             # uvicorn re-raises SIGTERM once it has shut down, so the exit status is "ended
             # by SIGTERM" (143 in a shell), which supervisors count as a clean stop.
-            assert process.wait(30) in (0, -signal.SIGTERM)
+            assert process.wait(HANG) in (0, -signal.SIGTERM)
         finally:
             if process.poll() is None:
                 process.kill()
@@ -504,6 +518,6 @@ def test_sigterm_finishes_requests_in_flight_and_refuses_new_ones(
 
 def _answers(url: str) -> bool:
     try:
-        return httpx.get(url, timeout=1).status_code == 200
+        return httpx.get(url, timeout=10).status_code == 200
     except httpx.TransportError:
         return False

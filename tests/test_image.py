@@ -20,7 +20,7 @@ import httpx
 import pytest
 from packaging.utils import canonicalize_name
 
-from tests.conftest import ROOT, free_port
+from tests.conftest import HTTP_TIMEOUT, ROOT, free_port
 from tests.dockerfile import pip_installs, read_dockerfile
 from tests.image_backends import (
     DockerImage,
@@ -124,16 +124,20 @@ def served(image: Image) -> Iterator[Served]:
 def test_cmd_serves_what_the_image_copied(served: Served, image: Image) -> None:
     seed = image.read_text(SEED)
     headers = {"Authorization": f"Bearer {served.key}"}
-    created = httpx.post(f"{served.url}/v1/articles", json={"text": seed}, headers=headers)
+    created = httpx.post(
+        f"{served.url}/v1/articles", json={"text": seed}, headers=headers, timeout=HTTP_TIMEOUT
+    )
     assert created.status_code == 201, created.text
-    read = httpx.get(f"{served.url}{created.headers['location']}", headers=headers)
+    read = httpx.get(
+        f"{served.url}{created.headers['location']}", headers=headers, timeout=HTTP_TIMEOUT
+    )
     assert read.json()["headline"] == created.json()["headline"]
-    docs = httpx.get(f"{served.url}/docs")
+    docs = httpx.get(f"{served.url}/docs", timeout=HTTP_TIMEOUT)
     assert docs.status_code == 200
     assets = re.findall(r'"(/static/docs/[^"]+)"', docs.text)
     assert assets
     for asset in assets:
-        assert httpx.get(f"{served.url}{asset}").status_code == 200, asset
+        assert httpx.get(f"{served.url}{asset}", timeout=HTTP_TIMEOUT).status_code == 200, asset
 
 
 def test_the_healthcheck_asks_the_address_the_service_listens_on(served: Served) -> None:

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from tests.conftest import LiveServer, empty_tables, ndjson_import, seed_text
+from tests.conftest import HTTP_TIMEOUT, LiveServer, empty_tables, ndjson_import, seed_text
 from tests.site_server import Site, article_html
 from tests.test_faults import wait_until
 
@@ -80,14 +80,14 @@ def body(items: list[Any]) -> bytes:
 
 def archive(url: str) -> list[dict[str, Any]]:
     """The exported archive, without what differs between two runs (times)."""
-    exported = httpx.get(f"{url}/v1/export?format=jsonl", timeout=30).text.splitlines()
+    exported = httpx.get(f"{url}/v1/export?format=jsonl", timeout=HTTP_TIMEOUT).text.splitlines()
     rows = [json.loads(line) for line in exported]
     drop = {"created_at", "updated_at", "fetched_at"}
     return sorted(({k: v for k, v in r.items() if k not in drop} for r in rows), key=str)
 
 
 def revisions(url: str, article_id: int) -> list[str]:
-    response = httpx.get(f"{url}/v1/articles/{article_id}/revisions", timeout=10)
+    response = httpx.get(f"{url}/v1/articles/{article_id}/revisions", timeout=HTTP_TIMEOUT)
     return [r["content_hash"] for r in response.json()["items"]]
 
 
@@ -107,7 +107,7 @@ def test_worker_process_gives_the_same_results_as_parsing_in_the_server(
         live = LiveServer(database_url, env={**ENV, "IMPORT_PROCESSES": processes})
         try:
             response = httpx.post(
-                f"{live.url}/v1/imports", content=body(items), headers=NDJSON, timeout=60
+                f"{live.url}/v1/imports", content=body(items), headers=NDJSON, timeout=HTTP_TIMEOUT
             )
             assert response.status_code == 200, response.text
             workers = children(live.process.pid)
@@ -136,7 +136,7 @@ def test_worker_process_gives_the_same_results_as_parsing_in_the_server(
 def test_an_import_of_one_chunk_starts_no_process(server: LiveServer) -> None:
     items = [{"headline": f"Short {i}", "body": f"Body {i}."} for i in range(CHUNK)]
     response = httpx.post(
-        f"{server.url}/v1/imports", content=body(items), headers=NDJSON, timeout=60
+        f"{server.url}/v1/imports", content=body(items), headers=NDJSON, timeout=HTTP_TIMEOUT
     )
     assert ndjson_import(response)["counts"]["created"] == CHUNK
     assert children(server.process.pid) == []
@@ -149,23 +149,25 @@ def test_a_worker_killed_mid_import_costs_nothing(server: LiveServer) -> None:
     def stream() -> Iterator[bytes]:
         for i, item in enumerate(items):
             if i == 4 * CHUNK:  # chunks 2 and 3 went to the worker: kill it
-                assert wait_until(lambda: children(server.process.pid) != [], 30)
+                assert wait_until(lambda: children(server.process.pid) != [], HTTP_TIMEOUT)
                 for pid in children(server.process.pid):
                     os.kill(pid, signal.SIGKILL)
                     killed.append(pid)
             yield json.dumps(item).encode() + b"\n"
 
-    response = httpx.post(f"{server.url}/v1/imports", content=stream(), headers=NDJSON, timeout=60)
+    response = httpx.post(
+        f"{server.url}/v1/imports", content=stream(), headers=NDJSON, timeout=HTTP_TIMEOUT
+    )
     assert response.status_code == 200, response.text
     counts = ndjson_import(response)["counts"]
     assert counts == {**counts, "created": 10 * CHUNK}
-    listing = httpx.get(f"{server.url}/v1/articles?limit=200", timeout=60).json()["items"]
+    listing = httpx.get(f"{server.url}/v1/articles?limit=200", timeout=HTTP_TIMEOUT).json()["items"]
     assert {a["headline"] for a in listing} == {i["headline"] for i in items}
     assert killed
 
     again = [{"headline": f"Later {i}", "body": f"Later body {i}."} for i in range(3 * CHUNK)]
     response = httpx.post(
-        f"{server.url}/v1/imports", content=body(again), headers=NDJSON, timeout=60
+        f"{server.url}/v1/imports", content=body(again), headers=NDJSON, timeout=HTTP_TIMEOUT
     )
     assert ndjson_import(response)["counts"]["created"] == 3 * CHUNK
     new_workers = children(server.process.pid)
@@ -176,10 +178,10 @@ def test_a_worker_killed_mid_import_costs_nothing(server: LiveServer) -> None:
 def test_a_killed_server_leaves_no_worker_behind(server: LiveServer) -> None:
     items = [{"headline": f"Story {i}", "body": f"Body {i}."} for i in range(3 * CHUNK)]
     response = httpx.post(
-        f"{server.url}/v1/imports", content=body(items), headers=NDJSON, timeout=60
+        f"{server.url}/v1/imports", content=body(items), headers=NDJSON, timeout=HTTP_TIMEOUT
     )
     assert response.status_code == 200
     workers = children(server.process.pid)
     assert workers
     server.stop(kill=True)
-    assert wait_until(lambda: not any(alive(pid) for pid in workers), 10), workers
+    assert wait_until(lambda: not any(alive(pid) for pid in workers), HTTP_TIMEOUT), workers

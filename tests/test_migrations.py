@@ -8,12 +8,14 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, inspect, text
+from fastapi.testclient import TestClient
+from sqlalchemy import JSON, Engine, column, create_engine, inspect, select, table, text
 from sqlalchemy.engine import make_url
 
 from app.config import Settings
 from app.db import make_engine
-from app.models import Base, include_in_autogenerate
+from app.main import create_app
+from app.models import Base, IdempotencyRecord, include_in_autogenerate, utcnow
 from tests.conftest import alembic_config
 
 
@@ -82,3 +84,50 @@ def test_postgres_search_vectors_are_kept_in_the_row(scratch_engine: Engine) -> 
         command.downgrade(alembic_config(conn), "0004")
     with scratch_engine.connect() as conn:
         assert conn.execute(storage).scalar_one() == "x"
+
+
+def test_upgrade_withdraws_kept_responses_of_deleted_articles(scratch_engine: Engine) -> None:
+    """Idempotency records kept before revision 0008 get the article they show (from the
+    Location header, or the reextract path); those of articles deleted already lose it."""
+    with scratch_engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "head")
+    url = scratch_engine.url.render_as_string(hide_password=False)
+    with TestClient(create_app(Settings(database_url=url))) as client:
+        live = client.post("/v1/articles", json={"headline": "Kept", "body": "Still here."})
+    live_id = live.json()["id"]
+    with scratch_engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0008-1")
+    records = table(
+        "idempotency_key", *(column(name) for name in ("owner", "key", "method", "path")),
+        column("status"), column("response_headers", JSON), column("response_body"),
+        column("created_at"),
+    )  # fmt: skip
+    kept = {  # key: (path, Location, body)
+        "live": ("/v1/articles", f"/v1/articles/{live_id}", b'{"headline": "Kept"}'),
+        "gone": ("/v1/articles?restore=true", "/v1/articles/999", b'{"headline": "Secret"}'),
+        "re": ("/v1/articles/998/reextract", None, b'{"article": {"body": "Secret"}}'),
+        "imp": ("/v1/imports", None, b'{"results": [{"id": 997}]}'),
+    }
+    with scratch_engine.begin() as conn:
+        for key, (path, location, body) in kept.items():
+            headers = [["content-type", "application/json"]]
+            conn.execute(
+                records.insert().values(
+                    owner="anonymous", key=key, method="POST", path=path, status=200,
+                    response_headers=headers + ([["location", location]] if location else []),
+                    response_body=body, created_at=utcnow(),
+                )
+            )  # fmt: skip
+        command.upgrade(alembic_config(conn), "head")
+    with scratch_engine.connect() as conn:
+        rows = conn.execute(
+            select(IdempotencyRecord.key, IdempotencyRecord.status, IdempotencyRecord.article_id,
+                   IdempotencyRecord.response_body)
+        ).all()  # fmt: skip
+    found = {key: (status, article, body) for key, status, article, body in rows}
+    assert found == {
+        "live": (200, live_id, kept["live"][2]),
+        "gone": (410, None, None),
+        "re": (410, None, None),
+        "imp": (200, None, kept["imp"][2]),
+    }

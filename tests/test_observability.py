@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from app.config import Settings
 from app.main import create_app
 from app.observability import record_fetch_failure, record_ingest
-from tests.conftest import LiveServer, ndjson_import
+from tests.conftest import HTTP_TIMEOUT, LiveServer, ndjson_import
 
 HEX_ID = re.compile(r"[0-9a-f]{32}")
 log = logging.getLogger("tests.observability")
@@ -134,7 +134,8 @@ def test_one_json_access_line_per_request(
     assert (line["method"], line["path"], line["status"]) == ("GET", "/v1/articles/7", 404)
     assert line["route"] == "/v1/articles/{article_id}"
     assert line["client"] == "testclient"
-    assert 0 <= line["duration_ms"] < 10_000
+    assert isinstance(line["duration_ms"], float)
+    assert line["duration_ms"] >= 0
     logged_at = datetime.fromisoformat(line["timestamp"])
     assert logged_at.utcoffset() == timedelta(0)
     assert response.headers["X-Request-ID"] == line["request_id"]
@@ -292,7 +293,7 @@ def test_a_streamed_ndjson_body_passes_through(client: TestClient) -> None:
 def wait_for(request_id: str, capfd: pytest.CaptureFixture[str]) -> list[str]:
     """Lines written to stderr so far, once one of them carries this request id."""
     seen: list[str] = []
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + HTTP_TIMEOUT  # a bound on a hang: lines come at once
     while time.monotonic() < deadline:
         seen += capfd.readouterr().err.splitlines()
         if any(f'"request_id": "{request_id}"' in line for line in seen):
@@ -306,7 +307,9 @@ def test_uvicorn_writes_only_json_lines(
 ) -> None:
     server = LiveServer(database_url)  # started here so its stderr is the one capfd reads
     try:
-        response = httpx.get(f"{server.url}/v1/articles/1", headers={"X-Request-ID": "live-1"})
+        response = httpx.get(
+            f"{server.url}/v1/articles/1", headers={"X-Request-ID": "live-1"}, timeout=HTTP_TIMEOUT
+        )
         lines = wait_for("live-1", capfd)
     finally:
         server.stop()
@@ -323,8 +326,8 @@ def test_metrics_add_up_across_workers(
     server = LiveServer(database_url, workers=2)
     try:
         for _ in range(20):  # a new connection each time, so both workers may answer
-            httpx.get(f"{server.url}/v1/articles/999")
-        exposition = httpx.get(f"{server.url}/metrics").text
+            httpx.get(f"{server.url}/v1/articles/999", timeout=HTTP_TIMEOUT)
+        exposition = httpx.get(f"{server.url}/metrics", timeout=HTTP_TIMEOUT).text
     finally:
         server.stop()
     route = {"method": "GET", "route": "/v1/articles/{article_id}", "status": "404"}

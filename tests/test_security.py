@@ -48,7 +48,7 @@ def run_cli(database_url: str, *args: str, check: bool = True) -> subprocess.Com
         capture_output=True,
         text=True,
         check=check,
-        timeout=60,
+        timeout=120,  # a bound on a hang: a CLI start takes seconds on a loaded machine
     )
 
 

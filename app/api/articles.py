@@ -16,6 +16,7 @@ from app.observability import record_ingest
 from app.parsing.jsondoc import parse_json
 from app.repositories import ArticleRepository
 from app.schemas import SEED_EXAMPLE, ArticleIn, ArticleRead
+from app.security.idempotency_records import shows_article
 
 router = APIRouter(prefix="/v1/articles", tags=["articles"])
 
@@ -96,6 +97,7 @@ _FETCH_STATUS_HEADER = {
     openapi_extra=_CREATE_BODY,
 )
 def create_article(
+    request: Request,
     item: Annotated[ArticleIn, Depends(article_input)],
     session: WriteSession,
     fetch: FetchCtx,
@@ -115,6 +117,7 @@ def create_article(
     if outcome.status == "error":
         raise Conflict(outcome.error or "the article could not be stored")
     article = ArticleRepository(session).read(outcome.article_id or 0)
+    shows_article(request.scope, article["id"])
     status = 201 if outcome.status == "created" else 200
     return json_response(ArticleRead, article, status, _headers(item, outcome))
 

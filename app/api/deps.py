@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from app.config import Settings
 from app.errors import InvalidInput, UriTooLong
 from app.ingest import FetchContext
+from app.security.auth import require_scope
 
 # Room for any real query: a 2,048-character `url` (the longest parameter), percent-encoded
 # UTF-8, is 24 KiB at the very most.
@@ -71,6 +72,22 @@ def get_app_settings(request: Request) -> Settings:
     return settings
 
 
+def restore_flag(
+    request: Request,
+    restore: Annotated[
+        bool,
+        Query(
+            description="Store articles even if they were deleted before (lifts the "
+            "tombstone). Undoes a takedown, so it needs the `admin` scope, as deleting does."
+        ),
+    ] = False,
+) -> bool:
+    """`?restore=true`, allowed only to keys that may delete (403 otherwise)."""
+    if restore:
+        require_scope(request.scope, "admin", "?restore=true (undoing a takedown)")
+    return restore
+
+
 # scope="function": the commit runs before the response is sent, so a failed commit
 # reaches the client as an error rather than after a success was already reported.
 ReadSession = Annotated[Session, Depends(get_session, scope="function")]
@@ -79,7 +96,4 @@ AppSettings = Annotated[Settings, Depends(get_app_settings)]
 # Ids are Postgres `integer`s: anything outside 1..2^31-1 names no article (a 422, not a 500).
 ArticleId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The article's id.")]
 FetchCtx = Annotated[FetchContext, Depends(get_fetch_context)]
-Restore = Annotated[
-    bool,
-    Query(description="Store articles even if they were deleted before (lifts the tombstone)."),
-]
+Restore = Annotated[bool, Depends(restore_flag)]

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 
 from app.api.deps import ArticleId, ReadSession, WriteSession
 from app.api.errors import problem_responses
@@ -12,6 +12,7 @@ from app.models import ArticleRevision
 from app.parsing.diff import diff_paragraphs
 from app.repositories import ArticleRepository
 from app.schemas import ReextractResult, RevisionDiff, RevisionList, RevisionRead
+from app.security.idempotency_records import shows_article
 
 router = APIRouter(prefix="/v1/articles/{article_id}", tags=["revisions"])
 Number = Path(ge=1, le=1_000_000, description="Version number, from 1.")
@@ -78,7 +79,8 @@ def diff_revision(article_id: ArticleId, session: ReadSession, number: int = Num
     response_model=ReextractResult,
     responses=problem_responses(404, 409, 422, 503),
 )
-def reextract_article(article_id: ArticleId, session: WriteSession) -> Any:
+def reextract_article(article_id: ArticleId, session: WriteSession, request: Request) -> Any:
     """Extract the kept bytes again, without fetching; a new revision if the text changed."""
     changed, article = reextract(ArticleRepository(session), article_id)
+    shows_article(request.scope, article_id)
     return {"changed": changed, "article": article}

@@ -5,6 +5,7 @@ from sqlalchemy.orm import Session
 from app.db import retried
 from app.repositories import ArticleRepository, ChangeRepository, ClusterRepository
 from app.repositories.locks import lock_article_for_delete
+from app.security.repositories import IdempotencyRepository
 
 
 def delete_article(session: Session, article_id: int) -> bool:
@@ -26,6 +27,9 @@ def _delete(session: Session, article_id: int) -> bool:
     changes.bury(article_id, keys)
     if article.cluster_id is None:
         ClusterRepository(session).reroot(article_id)
+    # Stored Idempotency-Key responses must not keep its text: withdraw them, before the
+    # delete (whose ON DELETE CASCADE would otherwise remove them, freeing their keys).
+    IdempotencyRepository(session).withdraw_article(article_id)
     repo.delete(article_id)
     changes.record([(article_id, "deleted")])
     return True

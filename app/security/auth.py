@@ -76,6 +76,18 @@ def route_path(scope: Scope) -> str:
     return path[len(root) :] if root and path.startswith(root + "/") else path
 
 
+def require_scope(scope: Scope, needed: str, what: str) -> None:
+    """For a request whose *parameters* need more than its route does (`?restore=true`):
+    InsufficientScope unless the caller's key grants `needed`. A caller without a key got
+    past AuthMiddleware on a write route only in open mode, where everything is allowed."""
+    principal: Principal = scope.get("state", {}).get("principal", ANONYMOUS)
+    if principal.key_id is not None and not grants(principal.scope or "", needed):
+        raise InsufficientScope(
+            f"{what} needs the {needed!r} scope; key {principal.name!r} has {principal.scope!r}",
+            scope=needed,
+        )
+
+
 def bearer_token(scope: Scope) -> str | None:
     """The token of `Authorization: Bearer <token>`; "" for any other Authorization."""
     for name, value in scope.get("headers", ()):

@@ -25,124 +25,47 @@ A later request with the same key (within IDEMPOTENCY_TTL_HOURS) is not passed t
 its body is hashed as it is read and compared; the same method, path, query and body get the
 first response again (with `Idempotent-Replayed: true`), anything else a 422. If the process
 dies while a request is pending, its key answers 409 until it expires.
+
+What a record keeps, and takedowns (a deleted article's text is never kept):
+`app.security.idempotency_records`.
 """
 
-import hashlib
 import logging
 import re
 import time
-from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 import anyio
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.errors import DATABASE_DOWN, database_unavailable, error_response
 from app.config import Settings
-from app.db import session_scope
-from app.errors import AppError, IdempotencyInProgress, IdempotencyKeyReused, InvalidInput
-from app.models import IdempotencyRecord, utcnow
+from app.errors import (
+    AppError,
+    Gone,
+    IdempotencyInProgress,
+    IdempotencyKeyReused,
+    InvalidInput,
+)
+from app.models import IdempotencyRecord
 from app.observability.middleware import late_status
 from app.security.auth import ANONYMOUS, route_path
-from app.security.repositories import IdempotencyRepository
+from app.security.idempotency_records import SHOWN_ARTICLE, Capture, claim, request_hasher, settle
 
 log = logging.getLogger(__name__)
 
 IDEMPOTENT_PATHS = re.compile(r"/v1/(?:articles|imports|articles/[^/]+/reextract)")
 HEADER = b"idempotency-key"
 VALID_KEY = re.compile(r"[\x21-\x7e]{1,255}")  # visible ASCII, as the header's users send
-FINGERPRINT_HEADERS = (b"content-type", b"content-location")
-KEPT_HEADERS = frozenset({b"content-type", b"location", b"content-location", b"x-fetch-status"})
 PURGE_EVERY = 300.0  # seconds between deletions of every expired record, per process
 
 
 def is_idempotent(method: str, path: str) -> bool:
     """Whether this route honours Idempotency-Key (`path` may be an OpenAPI template)."""
     return method == "POST" and bool(IDEMPOTENT_PATHS.fullmatch(re.sub(r"\{[^}]*\}", "1", path)))
-
-
-def request_hasher(scope: Scope) -> Any:
-    headers = dict(scope.get("headers", ()))
-    hasher = hashlib.sha256()
-    for name in FINGERPRINT_HEADERS:
-        hasher.update(name + b": " + headers.get(name, b"") + b"\r\n")
-    hasher.update(b"\r\n")
-    return hasher
-
-
-@dataclass
-class Capture:
-    """What the first request sent and got: body hash, response status, headers, body."""
-
-    hasher: Any
-    limit: int
-    complete: bool = False  # the whole request body went through the hash
-    received: bool = False  # the route asked for the body at all
-    status: int = 500
-    headers: list[list[str]] = field(default_factory=list)
-    chunks: list[bytes] = field(default_factory=list)
-    size: int = 0
-
-    def request(self, message: Message) -> None:
-        if message["type"] == "http.request":
-            self.hasher.update(message.get("body", b""))
-            self.complete = not message.get("more_body", False)
-
-    def response(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
-            self.status = message["status"]
-            self.headers = [
-                [k.decode("latin-1"), v.decode("latin-1")]
-                for k, v in message.get("headers", ())
-                if k.lower() in KEPT_HEADERS
-            ]
-        elif message["type"] == "http.response.body" and self.size <= self.limit:
-            chunk = message.get("body", b"")
-            self.size += len(chunk)
-            if self.size > self.limit:
-                self.chunks.clear()  # too large to keep: keep nothing
-            else:
-                self.chunks.append(chunk)
-
-    @property
-    def keepable(self) -> bool:
-        return self.complete and self.status < 500 and self.size <= self.limit
-
-
-def claim(
-    factory: sessionmaker[Session], owner: str, key: str, path: str, ttl: timedelta, purge: bool
-) -> tuple[IdempotencyRecord | None, bool]:
-    """(record, True) when this request claimed the key, else (the existing record, False);
-    (None, False) if a concurrent claim vanished meanwhile. Runs in a worker thread."""
-    with session_scope(factory) as session:
-        repo = IdempotencyRepository(session)
-        cutoff = utcnow() - ttl
-        if purge:
-            repo.remove_expired(cutoff)
-        else:
-            repo.remove_expired(cutoff, owner, key)
-        if (found := repo.get(owner, key)) is not None:
-            return found, False
-        try:
-            with session.begin_nested():
-                return repo.add_pending(owner, key, "POST", path), True
-        except IntegrityError:
-            return repo.get(owner, key), False
-
-
-def settle(factory: sessionmaker[Session], record_id: int, kept: Capture | None) -> None:
-    """Store the first response, or (None) delete the claim so that a retry runs again."""
-    with session_scope(factory) as session:
-        repo = IdempotencyRepository(session)
-        if kept is None:
-            repo.remove(record_id)
-        else:
-            body = b"".join(kept.chunks)
-            repo.complete(record_id, kept.hasher.hexdigest(), kept.status, kept.headers, body)
 
 
 class IdempotencyMiddleware:
@@ -220,6 +143,7 @@ class IdempotencyMiddleware:
             capture.response(message)
             last = message["type"] == "http.response.body" and not message.get("more_body")
             if last and not settled:
+                capture.article_id = scope.get("state", {}).get(SHOWN_ARTICLE)
                 if not capture.received:  # e.g. reextract: no body, or a 415 before reading
                     await self._drain(receive_hashing, capture)
                 settled = True
@@ -263,7 +187,14 @@ class IdempotencyMiddleware:
                 "this Idempotency-Key was first used with a different request (path, query, "
                 "Content-Type or body); send a new key for a new request"
             )
-        body = record.response_body or b""
+        if record.response_body is None:  # withdrawn: it showed an article deleted since
+            gone = error_response(
+                Gone("the article in the response to this request has been deleted since")
+            )
+            gone.headers["Idempotent-Replayed"] = "true"
+            await gone(scope, receive, send)
+            return
+        body = record.response_body
         headers = [
             (k.encode("latin-1"), v.encode("latin-1")) for k, v in record.response_headers or []
         ]

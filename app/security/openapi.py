@@ -41,6 +41,8 @@ def _document(operation: dict[str, Any], method: str, path: str, settings: Setti
     _add(responses, 401)
     _add(responses, 403, f"The API key lacks the `{needed}` scope.")
     _add(responses, 429)
+    if any(p.get("name") == "restore" for p in operation.get("parameters", [])):
+        _add(responses, 403, "`?restore=true` needs the `admin` scope: it undoes a takedown.")
     if is_idempotent(method, path):
         operation.setdefault("parameters", []).append(IDEMPOTENCY_PARAMETER)
         _add(responses, 409, "A request with this Idempotency-Key is still in progress.")

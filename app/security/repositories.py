@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import delete, exists, null, select, update
 from sqlalchemy.orm import Session
 
 from app.models import ApiKey, IdempotencyRecord
@@ -65,18 +65,32 @@ class IdempotencyRepository:
         record_id: int,
         request_hash: str,
         status: int,
-        headers: list[list[str]],
-        body: bytes,
+        headers: list[list[str]] | None,
+        body: bytes | None,
+        article_id: int | None = None,
     ) -> None:
+        """Store the first response; `article_id` names the article whose text it shows
+        (IntegrityError when that article has been deleted meanwhile)."""
         self.session.execute(
             update(IdempotencyRecord)
             .where(IdempotencyRecord.id == record_id)
             .values(
                 request_hash=request_hash,
                 status=status,
-                response_headers=headers,
+                response_headers=headers if headers is not None else null(),
                 response_body=body,
+                article_id=article_id,
             )
+        )
+
+    def withdraw_article(self, article_id: int) -> None:
+        """A takedown: forget every stored response that shows this article. The rows stay
+        (status 410, no headers or body), so a retry gets a 410 instead of running again
+        (which, with ?restore=true, would undo the takedown)."""
+        self.session.execute(
+            update(IdempotencyRecord)
+            .where(IdempotencyRecord.article_id == article_id)
+            .values(status=410, response_headers=null(), response_body=None, article_id=None)
         )
 
     def remove(self, record_id: int) -> None:
