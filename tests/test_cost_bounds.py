@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from starlette.requests import Request
 
-from app.api.body import lines, parse_json
+from app.api.body import lines
 from app.errors import InvalidInput, PayloadTooLarge, Unprocessable
 from app.neardup import DEFAULT as NEAR_DUPLICATES
 from app.parsing import charsets
@@ -30,6 +30,7 @@ from app.parsing.html import extract_article
 from app.parsing.html.credits import closing_credit_wire
 from app.parsing.html.links import LinkIndex
 from app.parsing.html.page import load_page
+from app.parsing.jsondoc import parse_json
 from app.parsing.normalize import normalize_body, stream_safe
 from app.parsing.query import parse_query
 from app.parsing.seed_text import parse_seed_text
