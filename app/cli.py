@@ -141,7 +141,20 @@ def serve(settings: Settings) -> None:
     )
 
 
+def _click_commands() -> dict[str, Any]:
+    """Commands written with click (`worker`, `feeds`); argparse hands them their arguments."""
+    from app.feeds.commands import feeds_command
+    from app.jobs.commands import worker_command
+
+    return {"worker": worker_command, "feeds": feeds_command}
+
+
 def main(argv: Sequence[str] | None = None) -> None:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] in ("worker", "feeds"):
+        command = _click_commands()[args_list[0]]
+        command.main(args_list[1:], prog_name=f"news-archive {args_list[0]}")
+        return
     parser = argparse.ArgumentParser(prog="news-archive", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="apply database migrations")
@@ -163,7 +176,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     dump.add_argument("--no-progress", action="store_true", help="no progress bar")
     commands.add_parser("serve", help="migrate, then serve the API on HOST:PORT")
     add_keys_parser(commands)
-    args = parser.parse_args(argv)
+    commands.add_parser("worker", help="run background jobs: feed polls, article fetches")
+    commands.add_parser("feeds", help="list, add and poll feed subscriptions")
+    args = parser.parse_args(args_list)
     settings = get_settings()
     if args.command == "migrate":
         migrate(settings)

@@ -89,6 +89,77 @@ class Settings(BaseSettings):
         description="Largest response kept for an Idempotency-Key; a larger one is not kept.",
     )
 
+    # -- background jobs (procrastinate) and feeds: docs/jobs.md, docs/feeds.md ----------
+    worker_in_server: bool | None = Field(
+        None,
+        description="Run background jobs inside the API server process. Unset: yes on "
+        "SQLite (one machine, no other process needed), no on Postgres (run "
+        "`python -m app worker` processes instead).",
+    )
+    worker_concurrency: int = Field(
+        4, ge=1, le=64, description="Jobs one worker runs at once (threads for fetching)."
+    )
+    job_heartbeat_seconds: float = Field(
+        10.0, gt=0, le=600, description="Seconds between a worker's heartbeats."
+    )
+    job_stalled_seconds: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="A worker silent this long is taken for dead: its running jobs are retried.",
+    )
+    job_tick_seconds: int = Field(
+        10,
+        ge=1,
+        le=60,
+        description="Seconds between runs of the scheduler (due feed polls, stalled-job recovery).",
+    )
+    job_fetch_interval: float = Field(
+        5.0,
+        gt=0,
+        le=60,
+        description="Seconds a worker waits for a job before looking again "
+        "(Postgres also wakes it through LISTEN/NOTIFY).",
+    )
+    job_retry_attempts: int = Field(
+        5, ge=0, le=50, description="Retries of a failed job (exponential backoff)."
+    )
+    job_retry_seconds: float = Field(
+        2.0, gt=0, le=3600, description="First retry delay; doubled for every further retry."
+    )
+    job_keep_hours: int = Field(
+        72, ge=1, description="Hours finished jobs stay in the queue table before pruning."
+    )
+    job_shutdown_seconds: float = Field(
+        30.0, ge=0, description="On SIGTERM, seconds a worker lets running jobs finish."
+    )
+    feed_min_interval: float = Field(
+        300.0, gt=0, description="Shortest interval between two polls of a feed, seconds."
+    )
+    feed_max_interval: float = Field(
+        86400.0, gt=0, description="Longest interval between two polls (and longest backoff)."
+    )
+    feed_host_concurrency: int = Field(
+        2, ge=1, le=64, description="Requests at once to one host, across all workers."
+    )
+    feed_host_delay: float = Field(
+        1.0, ge=0, le=3600, description="Seconds between two requests to one host (all workers)."
+    )
+    feed_host_overrides: str = Field(
+        "",
+        description="Per-host politeness: `host=concurrency/delay` pairs, comma-separated "
+        "(e.g. `example.com=4/0.5,slow.example=1/10`).",
+    )
+    feed_max_child_sitemaps: int = Field(
+        100, ge=1, le=50_000, description="Child sitemaps followed per sitemap index."
+    )
+
+    @field_validator("feed_host_overrides")
+    @classmethod
+    def _overrides(cls, value: str) -> str:
+        parse_host_overrides(value)  # ValueError names the bad pair
+        return value
+
     @field_validator("fetch_allowed_networks")
     @classmethod
     def _cidrs(cls, value: str) -> str:
@@ -96,6 +167,24 @@ class Settings(BaseSettings):
             if part.strip():
                 ipaddress.ip_network(part.strip())  # ValueError names the bad network
         return value
+
+
+def parse_host_overrides(value: str) -> dict[str, tuple[int, float]]:
+    """`host=concurrency/delay,...` as {host: (concurrency, delay seconds)}."""
+    found: dict[str, tuple[int, float]] = {}
+    for pair in value.split(","):
+        if not pair.strip():
+            continue
+        host, _, rule = pair.partition("=")
+        concurrency, _, delay = rule.partition("/")
+        try:
+            limits = (int(concurrency), float(delay or 0))
+        except ValueError:
+            raise ValueError(f"not host=concurrency/delay: {pair.strip()!r}") from None
+        if not host.strip() or limits[0] < 1 or limits[1] < 0:
+            raise ValueError(f"not host=concurrency/delay: {pair.strip()!r}")
+        found[host.strip().lower()] = limits
+    return found
 
 
 @lru_cache

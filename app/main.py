@@ -4,7 +4,7 @@ import gc
 import sys
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI
@@ -20,6 +20,7 @@ from app.api.examples import add_problem_examples
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, writer
 from app.ingest.resources import open_fetch_context, open_prepare_pool
+from app.jobs.worker import jobs_in_server
 from app.observability import install_observability
 from app.schemas import ArticleIn, ImportRequest, ImportResponse, Problem
 from app.security import check_startup, document_security, install_security
@@ -49,6 +50,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.fetch_context = resources.enter_context(
             open_fetch_context(settings, app.state.sessions)
         )
+        background = AsyncExitStack()
+        # the job queue (state.job_app, state.deferrer), and on SQLite its worker
+        await background.enter_async_context(jobs_in_server(app.state, settings))
         # NDJSON imports parse their later chunks here (started at the first such chunk)
         app.state.prepare_pool = resources.enter_context(open_prepare_pool(settings))
         # last-used bookkeeping of API keys, off the request path; drained before the
@@ -64,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # p99 of GET by id under the load benchmark: 105 -> 80 ms).
         sys.setswitchinterval(SWITCH_INTERVAL)
         yield
+        await background.aclose()
         app.state.key_toucher.shutdown(wait=True)
         resources.close()
         engine.dispose()

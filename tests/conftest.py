@@ -29,6 +29,9 @@ from app.models import Base
 from tests.site_server import Site
 
 ROOT = Path(__file__).resolve().parent.parent
+# Servers started by tests run no background jobs unless a test asks for them (the feed
+# tests do): an idle in-process worker on SQLite would still write heartbeats meanwhile.
+os.environ.setdefault("WORKER_IN_SERVER", "false")
 SEEDS = ROOT / "seeds"
 
 # Hypothesis fails an example that takes over 200 ms, or data that is slow to generate: speed

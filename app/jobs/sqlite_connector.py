@@ -129,7 +129,7 @@ class SQLiteConnector(connector.BaseAsyncConnector):
         with writer(self.engine).begin() as conn:
             return handler(conn, **arguments)
 
-    def _wake(self, queue: str, job_id: int) -> None:
+    def notify_job(self, queue: str, job_id: int) -> None:
         """Tell the in-process worker a job is waiting (procrastinate's LISTEN/NOTIFY)."""
         notify, loop = self._notify, self._loop
         wanted = {"procrastinate_any_queue_v1", f"procrastinate_queue_v1#{queue}"}
@@ -173,7 +173,7 @@ class SQLiteConnector(connector.BaseAsyncConnector):
                     queueing_lock=job.queueing_lock,
                 ) from None
             rows.append({"id": job_id})
-            self._wake(job.queue_name, job_id)
+            self.notify_job(job.queue_name, job_id)
         return rows
 
     def _q_defer_periodic_job(

@@ -1,0 +1,23 @@
+"""`python -m app worker`: run background jobs (feed polls, article fetches, ...)."""
+
+import click
+
+from app.config import get_settings
+from app.jobs.worker import serve_worker
+
+
+@click.command("worker")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Jobs run at once by this process (default: WORKER_CONCURRENCY).",
+)
+def worker_command(concurrency: int | None) -> None:
+    """Run jobs until SIGINT or SIGTERM (running jobs get JOB_SHUTDOWN_SECONDS to finish).
+
+    Start as many as the load needs, on any machines that reach the database (Postgres);
+    a worker killed outright has its running jobs retried by the others.
+    """
+    settings = get_settings()
+    serve_worker(settings, concurrency or settings.worker_concurrency)

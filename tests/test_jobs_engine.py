@@ -1,0 +1,75 @@
+"""The job engine on the test database: jobs deferred in a transaction exist exactly when it
+commits, queueing locks, and a real `python -m app worker` process running them."""
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, text
+
+from app.config import Settings
+from app.db import make_sessionmaker, session_scope
+from app.jobs.engine import make_deferrer, make_job_app
+from app.jobs.registry import load_tasks
+from tests.job_workers import Worker, wait_for
+
+
+@pytest.fixture
+def queue(db: Engine) -> Iterator[Engine]:
+    """The database with the job tables emptied after the test."""
+    yield db
+    with db.begin() as conn:
+        for table in ("procrastinate_jobs", "procrastinate_periodic_defers"):
+            conn.execute(text(f"DELETE FROM {table}"))
+
+
+def _jobs(engine: Engine, task: str) -> list[tuple[int, str]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT id, status FROM procrastinate_jobs WHERE task_name = :t ORDER BY id"),
+            {"t": task},
+        )
+        return [(r.id, str(r.status)) for r in rows]
+
+
+def test_every_task_module_declares_its_tasks() -> None:
+    assert {"jobs:ping", "jobs:recover"} <= set(load_tasks())
+
+
+def test_a_job_exists_only_if_its_transaction_commits(queue: Engine, settings: Settings) -> None:
+    deferrer = make_deferrer(settings, make_job_app(settings, queue))
+    sessions = make_sessionmaker(queue)
+
+    def fails_after_deferring() -> None:
+        with session_scope(sessions) as session:
+            deferrer.defer(session, "jobs:ping", {"note": "rolled back"})
+            raise RuntimeError("the caller's work failed")
+
+    with pytest.raises(RuntimeError):
+        fails_after_deferring()
+    assert _jobs(queue, "jobs:ping") == []
+    with session_scope(sessions) as session:
+        first = deferrer.defer(session, "jobs:ping", {"note": "a"}, queueing_lock="ping")
+        # the same queueing lock while the first still waits: no second job, and the
+        # transaction goes on (the refused insert ran in a savepoint)
+        assert deferrer.defer(session, "jobs:ping", {"note": "b"}, queueing_lock="ping") is None
+        other = deferrer.defer(session, "jobs:ping", {"note": "c"})
+    assert [job_id for job_id, _ in _jobs(queue, "jobs:ping")] == [first, other]
+
+
+def test_a_worker_process_runs_deferred_jobs(
+    queue: Engine, settings: Settings, database_url: str
+) -> None:
+    deferrer = make_deferrer(settings, make_job_app(settings, queue))
+    with session_scope(make_sessionmaker(queue)) as session:
+        for n in range(5):
+            deferrer.defer(session, "jobs:ping", {"note": str(n)})
+    worker = Worker(database_url)
+    try:
+        wait_for(
+            lambda: [s for _, s in _jobs(queue, "jobs:ping")] == ["succeeded"] * 5,
+            "the worker to run the five jobs",
+        )
+        # and the periodic scheduler runs in it too
+        wait_for(lambda: _jobs(queue, "jobs:recover"), "a periodic job")
+    finally:
+        assert worker.stop() == 0  # SIGTERM: a clean stop
