@@ -185,6 +185,9 @@ class UpstreamError(FetchError):
     type = "upstream-error"
     title = "The remote server failed"
     reason = "upstream"
+    # An HTTP error answer: its status, and its Retry-After and other freshness headers
+    http_status: int | None = None
+    freshness: dict[str, str] | None = None
 
 
 class UpstreamTimeout(UpstreamError):

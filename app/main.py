@@ -12,7 +12,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
 
 from app import __version__
-from app.api import archive, articles, export, health, imports, listing, revisions
+from app.api import archive, articles, export, feeds, health, imports, listing, revisions
 from app.api.deps import check_query_string
 from app.api.docs import add_security_scheme, install_docs
 from app.api.errors import install_error_handlers, problem_responses
@@ -88,7 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_observability(app, settings)
     install_security(app, settings)
     install_docs(app)
-    for module in (listing, articles, revisions, archive, imports, export, health):
+    for module in (listing, articles, revisions, archive, imports, export, feeds, health):
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

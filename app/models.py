@@ -8,6 +8,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -261,6 +262,106 @@ class IdempotencyRecord(Base):
     article_id: Mapped[int | None] = mapped_column(
         ForeignKey("article.id", ondelete="CASCADE"), index=True
     )
+
+
+class Feed(Base):
+    """A subscription: an RSS/Atom/JSON feed or a sitemap, polled on its own schedule.
+    Child sitemaps of a sitemap index are feeds too (`parent_id`), deleted with it."""
+
+    __tablename__ = "feed"
+    __table_args__ = (
+        Index("ix_feed_state_next_poll_at", "state", "next_poll_at"),
+        Index("ix_feed_parent_id", "parent_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    url_key: Mapped[str] = mapped_column(String(2048), unique=True)
+    kind: Mapped[str | None] = mapped_column(String(20))  # learnt at the first poll
+    title: Mapped[str | None] = mapped_column(String(1000))
+    site_url: Mapped[str | None] = mapped_column(String(2048))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("feed.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(10), default="active")  # active | paused
+    fixed_interval: Mapped[int | None] = mapped_column(Integer)  # seconds, set by an operator
+    interval: Mapped[int | None] = mapped_column(Integer)  # seconds, the adaptive schedule's
+    ttl: Mapped[int | None] = mapped_column(Integer)  # seconds: <ttl> or sy:updatePeriod
+    etag: Mapped[str | None] = mapped_column(String(1024))
+    last_modified: Mapped[str | None] = mapped_column(String(255))
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_poll_seconds: Mapped[float | None] = mapped_column(Float)
+    next_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    entries_seen: Mapped[int] = mapped_column(Integer, default=0)
+    articles_created: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class FeedError(Base):
+    """A failed poll, kept for the feed's recent-errors list (the newest few per feed)."""
+
+    __tablename__ = "feed_error"
+    __table_args__ = (Index("ix_feed_error_feed_id_id", "feed_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feed.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str] = mapped_column(Text)
+
+
+class FeedEntry(Base):
+    """An entry (item, sitemap URL) a feed listed: provenance of the article fetched for it,
+    and the feed's metadata that fills fields the page lacks."""
+
+    __tablename__ = "feed_entry"
+    __table_args__ = (
+        UniqueConstraint("feed_id", "url_key"),
+        Index("ix_feed_entry_feed_id_article_id", "feed_id", "article_id"),
+        Index("ix_feed_entry_url_key", "url_key"),
+        Index("ix_feed_entry_article_id", "article_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feed.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(String(2048))
+    url_key: Mapped[str] = mapped_column(String(2048))
+    title: Mapped[str | None] = mapped_column(Text)
+    authors: Mapped[list[str]] = mapped_column(JSON, default=list)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    summary: Mapped[str | None] = mapped_column(Text)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # pending (a fetch job waits) | stored | known (the archive had it) | failed
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    error: Mapped[str | None] = mapped_column(Text)
+    article_id: Mapped[int | None] = mapped_column(ForeignKey("article.id", ondelete="SET NULL"))
+
+
+class FetchHost(Base):
+    """Per-host politeness shared by every worker: when the next request may start, and
+    the operator's limits for this host (null: FEED_HOST_CONCURRENCY / FEED_HOST_DELAY)."""
+
+    __tablename__ = "fetch_host"
+
+    host: Mapped[str] = mapped_column(String(255), primary_key=True)
+    next_allowed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    max_concurrency: Mapped[int | None] = mapped_column(Integer)
+    min_delay: Mapped[float | None] = mapped_column(Float)
+
+
+class HostLease(Base):
+    """A request to a host in progress; it expires by itself if its worker dies."""
+
+    __tablename__ = "host_lease"
+    __table_args__ = (Index("ix_host_lease_host_expires_at", "host", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 # Search index objects live only in the migrations (FTS5 table and triggers on SQLite, a

@@ -31,6 +31,10 @@ def list_filters(
     collapse_duplicates: Annotated[
         bool, Query(description="One article per near-duplicate cluster (its first).")
     ] = False,
+    feed_id: Annotated[
+        int | None,
+        Query(ge=1, le=2**31 - 1, description="Only articles fetched for this feed's entries."),
+    ] = None,
 ) -> Filters:
     return Filters(
         source=source,
@@ -40,6 +44,7 @@ def list_filters(
         published_after=published_after,
         published_before=published_before,
         collapse_duplicates=collapse_duplicates,
+        feed_id=feed_id,
     )
 
 

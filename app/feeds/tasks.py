@@ -1,1 +1,53 @@
-"""The feeds' background tasks."""
+"""The feeds' background tasks: the scheduler, polls, and article fetches of new entries."""
+
+import time
+from datetime import timedelta
+
+from procrastinate import JobContext
+
+from app.db import session_scope
+from app.feeds.fetch import fetch_entry
+from app.feeds.poll import FETCH_TASK, POLL_TASK, defer_poll, poll
+from app.jobs.registry import job_task, periodic_task, runtime
+from app.models import utcnow
+from app.observability.feeds import record_fetch, record_poll
+from app.repositories.feeds import FeedRepository
+
+DUE_BATCH = 500  # feeds queued per scheduler run at most; the next run takes the rest
+# A queued poll holds its feed this long: if its job is lost (failed for good), the
+# scheduler queues the feed again after that, so no feed is ever dropped.
+POLL_LEASE = timedelta(minutes=15)
+
+
+@periodic_task("feeds:schedule", every=lambda settings: settings.job_tick_seconds)
+def schedule_polls(context: JobContext, timestamp: int) -> int:
+    """Queue a poll of every active feed whose time has come; returns how many."""
+    work = runtime(context)
+    with session_scope(work.write_sessions) as session:
+        feeds = FeedRepository(session)
+        now = utcnow()
+        due = feeds.due(now, DUE_BATCH)
+        queued = sum(defer_poll(work.deferrer, session, feed_id) is not None for feed_id in due)
+        feeds.postpone(due, now + POLL_LEASE)
+    return queued
+
+
+@job_task(POLL_TASK, queue="feeds")
+def poll_feed(context: JobContext, feed_id: int) -> str | None:
+    """Poll one feed: new entries become fetch jobs; the next poll is scheduled."""
+    started = time.monotonic()
+    result = poll(runtime(context), feed_id)
+    if result is not None:
+        record_poll(result.status, result.error is None, time.monotonic() - started)
+    return None if result is None else str(result.status)
+
+
+@job_task(FETCH_TASK, queue="articles")
+def fetch_article(context: JobContext, url: str) -> str | None:
+    """Fetch, extract and store the article of a feed entry."""
+    work = runtime(context)
+    last = context.job.attempts >= work.settings.job_retry_attempts
+    outcome = fetch_entry(work, url, last_attempt=last)
+    if outcome is not None:
+        record_fetch(outcome.status)
+    return None if outcome is None else outcome.status

@@ -3,7 +3,7 @@
 import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
@@ -45,6 +45,12 @@ class FetchedPage:
     last_modified: str | None
     not_modified: bool  # True on 304 for a conditional GET (body empty)
     redirects: tuple[str, ...]  # every URL visited before final_url
+    # Freshness headers (Cache-Control, Expires, Retry-After, Date), lower-case names:
+    # the feed scheduler never polls sooner than they ask.
+    freshness: dict[str, str] = field(default_factory=dict)
+
+
+FRESHNESS_HEADERS = ("cache-control", "expires", "retry-after", "date")
 
 
 class Fetcher:
@@ -80,15 +86,22 @@ class Fetcher:
         self._robots = RobotsCache(limits.user_agent, self._load_robots)
 
     def fetch(
-        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        accept: str | None = None,
+        media_types: frozenset[str] | None = HTML_TYPES,
     ) -> FetchedPage:
-        """Fetch one HTML page, following redirects; raise a FetchError subclass otherwise."""
+        """Fetch one HTML page (or, with other `media_types`, None for any, another kind of
+        document), following redirects; raise a FetchError subclass otherwise."""
         requested = check_url(url, self.limits)
-        headers = {"If-None-Match": etag, "If-Modified-Since": last_modified}
-        conditional = {key: value for key, value in headers.items() if value}
-        follow = self._follow(requested, conditional, robots=self.limits.respect_robots)
+        headers = {"If-None-Match": etag, "If-Modified-Since": last_modified, "Accept": accept}
+        sent = {key: value for key, value in headers.items() if value}
+        follow = self._follow(requested, sent, robots=self.limits.respect_robots)
         with deadline(self.limits.total_timeout), follow as (response, redirects):
-            return self._page(requested, response, redirects)
+            return self._page(requested, response, redirects, media_types)
 
     def close(self) -> None:
         self._client.close()
@@ -135,17 +148,28 @@ class Fetcher:
         except httpx.HTTPError as exc:
             raise UpstreamError(f"bad response from {url}: {exc}", reason="bad-response") from exc
 
-    def _page(self, url: str, response: httpx.Response, redirects: tuple[str, ...]) -> FetchedPage:
+    def _page(
+        self,
+        url: str,
+        response: httpx.Response,
+        redirects: tuple[str, ...],
+        media_types: frozenset[str] | None = HTML_TYPES,
+    ) -> FetchedPage:
         status = response.status_code
         media, charset = parse_content_type(response.headers.get("content-type"))
+        freshness = {
+            k: response.headers[k][:256] for k in FRESHNESS_HEADERS if k in response.headers
+        }
         body = b""
         if status != 304:
             if not 200 <= status < 300:
-                raise UpstreamError(f"upstream answered HTTP {status}", reason="http-status")
-            if media is not None and media not in HTML_TYPES:
+                error = UpstreamError(f"upstream answered HTTP {status}", reason="http-status")
+                error.http_status, error.freshness = status, freshness
+                raise error
+            if media_types is not None and media is not None and media not in media_types:
                 raise NotHtml(f"content type {media!r} is not HTML")
             body = _read(response, self.limits.max_bytes)
-            if media is None and not looks_like_html(body):
+            if media_types is HTML_TYPES and media is None and not looks_like_html(body):
                 raise NotHtml("no content type, and the body does not look like HTML")
         return FetchedPage(
             url=url,
@@ -158,6 +182,7 @@ class Fetcher:
             last_modified=response.headers.get("last-modified"),
             not_modified=status == 304,
             redirects=redirects,
+            freshness=freshness,
         )
 
     def _load_robots(self, robots_url: str) -> str | None:

@@ -63,6 +63,40 @@ class Deferrer:
             self._wake_after_commit(session, job.queue, job_id)
         return job_id
 
+    def defer_many(
+        self, session: Session, task: str, jobs_args: list[tuple[dict[str, Any], str | None]]
+    ) -> int:
+        """Defer one job per (args, key): `key` is both the lock and the queueing lock of
+        the job. One insert for the lot; if a key is still queued, one at a time instead.
+        Returns how many jobs were added."""
+        if not jobs_args:
+            return 0
+        batch = [
+            jobs.Job(
+                id=None,
+                queue=self.queues[task],
+                task_name=task,
+                lock=key,
+                queueing_lock=key,
+                task_kwargs=args,
+            )
+            for args, key in jobs_args
+        ]
+        sqlite = isinstance(self.manager.connector, SQLiteConnector)
+        try:
+            with session.begin_nested():
+                connection = session.connection()
+                raw: Any = connection if sqlite else connection.connection.driver_connection
+                added = self.manager.batch_defer_jobs(batch, connection=raw)
+        except exceptions.AlreadyEnqueued:
+            return sum(
+                self.defer(session, task, args, lock=key, queueing_lock=key) is not None
+                for args, key in jobs_args
+            )
+        if sqlite and added:
+            self._wake_after_commit(session, added[0].queue, added[0].id)
+        return len(added)
+
     def _wake_after_commit(self, session: Session, queue: str, job_id: int | None) -> None:
         """The in-process worker (SQLite) looks for the job once it is committed; Postgres
         workers hear of it from the queue's NOTIFY trigger, which fires at commit."""

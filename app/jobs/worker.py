@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
+from functools import partial
 from typing import Any
 
 from procrastinate import App
@@ -18,6 +19,7 @@ from app.ingest.prepare import FetchContext
 from app.ingest.resources import open_fetch_context
 from app.jobs.engine import is_postgres, make_deferrer, make_job_app
 from app.jobs.runtime import JobRuntime
+from app.jobs.stats import refresh_queue_gauges
 from app.observability import configure_logging
 
 log = logging.getLogger(__name__)
@@ -94,6 +96,7 @@ async def jobs_in_server(state: Any, settings: Settings) -> AsyncIterator[None]:
     state.job_app = make_job_app(settings, state.engine)
     work = make_runtime(settings, state.engine, state.job_app, state.fetch_context)
     state.deferrer = work.deferrer
+    state.metrics_refreshers = [partial(refresh_queue_gauges, state.engine)]
     if not runs_in_server(settings):
         yield
         return

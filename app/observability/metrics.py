@@ -95,4 +95,6 @@ def _registry() -> CollectorRegistry:
 def metrics_endpoint(request: Request) -> Response:
     """Prometheus text format (0.0.4 unless the scraper asks for OpenMetrics or 1.0.0)."""
     encode, content_type = choose_encoder(request.headers.get("accept", ""))
+    for refresh in getattr(request.app.state, "metrics_refreshers", ()):
+        refresh()  # gauges read from the database (e.g. the job queue's depth)
     return Response(encode(_registry()), headers={"Content-Type": content_type})

@@ -22,7 +22,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound
-from app.models import Article, ArticleRevision, ArticleUrl, PageSnapshot, RelatedLinkRow, Source
+from app.models import (
+    Article,
+    ArticleRevision,
+    ArticleUrl,
+    FeedEntry,
+    PageSnapshot,
+    RelatedLinkRow,
+    Source,
+)
 from app.repositories.bulk import in_many, insert_rows
 
 READ_COLUMNS = (
@@ -53,6 +61,7 @@ class Filters:
     published_after: datetime | None = None
     published_before: datetime | None = None
     collapse_duplicates: bool = False
+    feed_id: int | None = None  # only articles fetched for this feed's entries
 
 
 def conditions(filters: Filters) -> list[ColumnElement[bool]]:
@@ -69,6 +78,9 @@ def conditions(filters: Filters) -> list[ColumnElement[bool]]:
         where.append(Article.published_at >= filters.published_after)
     if filters.published_before is not None:
         where.append(Article.published_at < filters.published_before)
+    if filters.feed_id is not None:
+        from_feed = select(FeedEntry.article_id).where(FeedEntry.feed_id == filters.feed_id)
+        where.append(Article.id.in_(from_feed))
     if filters.collapse_duplicates:
         where.append(or_(Article.cluster_id.is_(None), Article.cluster_id == Article.id))
     return where

@@ -25,6 +25,9 @@ OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/docs", "/redoc", "/
 OPEN_PREFIXES = ("/static/",)
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# Deletes that undo nothing a writer could not redo (unsubscribing a feed) need `write`; the
+# others (an article's takedown) `admin`.
+WRITE_DELETE_PREFIXES = ("/v1/feeds/",)
 
 
 def generate_key() -> str:
@@ -48,7 +51,9 @@ def required_scope(method: str, path: str) -> str | None:
         return None
     if method in READ_METHODS:
         return "read"
-    return "write" if method in WRITE_METHODS else "admin"
+    if method in WRITE_METHODS or (method == "DELETE" and path.startswith(WRITE_DELETE_PREFIXES)):
+        return "write"
+    return "admin"
 
 
 def is_loopback(host: str) -> bool:

@@ -1,0 +1,56 @@
+"""A request slot on a host, from the database (app/repositories/hosts.py), so politeness
+holds across all workers. A short wait is waited out; a long one hands the job back to the
+queue (`RetryLater`) to run again when the host is free, instead of holding a worker."""
+
+import random
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from app.config import Settings, parse_host_overrides
+from app.db import session_scope
+from app.jobs.engine import RetryLater
+from app.jobs.runtime import JobRuntime
+from app.models import utcnow
+from app.repositories.hosts import HostRepository
+
+SHORT_WAIT = 2.0  # seconds a job waits for its host before giving the worker back
+SHORT_TRIES = 10  # short waits before giving the worker back all the same
+LEASE_SLACK = 5.0  # seconds a lease outlives the longest fetch
+
+
+def host_limits(settings: Settings, host: str) -> tuple[int, float]:
+    """(concurrency, delay) for a host: FEED_HOST_OVERRIDES, else the defaults."""
+    overrides = parse_host_overrides(settings.feed_host_overrides)
+    for name in (host, host.removeprefix("www.")):
+        if name in overrides:
+            return overrides[name]
+    return settings.feed_host_concurrency, settings.feed_host_delay
+
+
+@contextmanager
+def host_slot(work: JobRuntime, url: str) -> Iterator[None]:
+    """Hold one of the host's request slots for the block."""
+    host = (urlsplit(url).hostname or "").lower()[:255]
+    concurrency, delay = host_limits(work.settings, host)
+    hold = work.settings.fetch_total_timeout + LEASE_SLACK
+    for attempt in range(1, SHORT_TRIES + 1):
+        with session_scope(work.write_sessions) as session:
+            now = utcnow()
+            lease = HostRepository(session).acquire(host, now, concurrency, delay, hold)
+        if lease.lease_id is not None:
+            break
+        assert lease.retry_at is not None
+        wait = (lease.retry_at - now).total_seconds()
+        if wait > SHORT_WAIT or attempt == SHORT_TRIES:
+            later = lease.retry_at + timedelta(seconds=random.uniform(0, min(wait, 5.0) / 5))
+            raise RetryLater(later, f"host {host} is busy")
+        time.sleep(max(wait, 0.01) + random.uniform(0, 0.05))
+    assert lease.lease_id is not None
+    try:
+        yield
+    finally:
+        with session_scope(work.write_sessions) as session:
+            HostRepository(session).release(lease.lease_id)

@@ -1,0 +1,87 @@
+"""Per-host politeness in the database, so it holds across every worker on every machine.
+
+A request to a host needs a lease: at most `concurrency` unexpired leases per host, and a
+new one no sooner than `delay` seconds after the previous one began. Leases expire on their
+own (a worker killed mid-request holds its slot only until then). The host's row is locked
+while the lease is decided (Postgres: FOR UPDATE; SQLite: its writers take turns).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from app.models import FetchHost, HostLease
+
+
+@dataclass(frozen=True)
+class Lease:
+    """Granted (`lease_id`), or refused until `retry_at`."""
+
+    lease_id: int | None
+    retry_at: datetime | None = None
+
+
+class HostRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def acquire(
+        self, host: str, now: datetime, concurrency: int, delay: float, hold: float
+    ) -> Lease:
+        """A lease on `host` for `hold` seconds, or the time to ask again."""
+        row = self._locked(host)
+        concurrency = row.max_concurrency or concurrency
+        delay = row.min_delay if row.min_delay is not None else delay
+        self.session.execute(
+            delete(HostLease).where(HostLease.host == host, HostLease.expires_at <= now)
+        )
+        if row.next_allowed_at is not None and row.next_allowed_at > now:
+            return Lease(None, row.next_allowed_at)
+        active = self.session.scalar(
+            select(func.count()).select_from(HostLease).where(HostLease.host == host)
+        )
+        if (active or 0) >= concurrency:
+            soonest = self.session.scalar(
+                select(func.min(HostLease.expires_at)).where(HostLease.host == host)
+            )
+            # a slot frees when a request ends, usually well before its lease expires
+            return Lease(None, min(soonest or now, now + timedelta(seconds=max(delay, 1.0))))
+        lease_id = self.session.scalar(
+            insert(HostLease)
+            .values(host=host, expires_at=now + timedelta(seconds=hold))
+            .returning(HostLease.id)
+        )
+        self.session.execute(
+            update(FetchHost)
+            .where(FetchHost.host == host)
+            .values(next_allowed_at=now + timedelta(seconds=delay))
+        )
+        return Lease(lease_id)
+
+    def release(self, lease_id: int) -> None:
+        self.session.execute(delete(HostLease).where(HostLease.id == lease_id))
+
+    def set_limits(self, host: str, concurrency: int | None, delay: float | None) -> None:
+        """The operator's limits for one host (None: the settings' defaults)."""
+        self._locked(host)
+        self.session.execute(
+            update(FetchHost)
+            .where(FetchHost.host == host)
+            .values(max_concurrency=concurrency, min_delay=delay)
+        )
+
+    def _locked(self, host: str) -> FetchHost:
+        """The host's row (made if missing), locked until the transaction ends."""
+        dialect = self.session.get_bind().dialect.name
+        make = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(FetchHost)
+        self.session.execute(make.values(host=host).on_conflict_do_nothing())
+        query = (
+            select(FetchHost)
+            .where(FetchHost.host == host)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return self.session.scalars(query).one()

@@ -1,0 +1,30 @@
+"""Read-only queries on the job queue's table (procrastinate owns its writes)."""
+
+from sqlalchemy import column, func, select, table
+from sqlalchemy.orm import Session
+
+JOB_TABLE = table(
+    "procrastinate_jobs",
+    column("id"),
+    column("status"),
+    column("queue_name"),
+    column("task_name"),
+)
+
+
+class JobRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def count_by_status(self) -> dict[str, int]:
+        query = select(JOB_TABLE.c.status, func.count()).group_by(JOB_TABLE.c.status)
+        return {str(status): count for status, count in self.session.execute(query).tuples()}
+
+    def waiting_by_queue(self) -> dict[str, int]:
+        """Jobs not started yet (`todo`), by queue."""
+        query = (
+            select(JOB_TABLE.c.queue_name, func.count())
+            .where(JOB_TABLE.c.status == "todo")
+            .group_by(JOB_TABLE.c.queue_name)
+        )
+        return {str(queue): count for queue, count in self.session.execute(query).tuples()}
