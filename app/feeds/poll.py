@@ -39,6 +39,9 @@ FEED_ACCEPT = (
 )
 POLL_TASK = "feeds:poll"
 FETCH_TASK = "feeds:fetch"
+# A queued poll holds its feed this long (next_poll_at moves by it): if the job is lost
+# (failed for good), the scheduler queues the feed again after that; no feed is dropped.
+POLL_LEASE = timedelta(minutes=15)
 KEEP_ERRORS = 20  # recent errors kept per feed
 MAX_KEY = 2048
 
@@ -229,7 +232,8 @@ def _add_children(
         if not key or len(key) > MAX_KEY or key in known:
             continue
         known.add(key)
-        values = {"url": url, "url_key": key, "parent_id": feed.id, "next_poll_at": now}
+        held = now + POLL_LEASE  # by the poll deferred below
+        values = {"url": url, "url_key": key, "parent_id": feed.id, "next_poll_at": held}
         child, created = feeds.add_or_get_existing(values)
         if created:
             defer_poll(work.deferrer, session, child.id)

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 from sqlalchemy.orm import Session
 
 from app.errors import AppError, FetchError, Unprocessable
-from app.feeds.poll import FEED_ACCEPT, MAX_KEY, defer_poll
+from app.feeds.poll import FEED_ACCEPT, MAX_KEY, POLL_LEASE, defer_poll
 from app.fetching import Fetcher, check_url
 from app.jobs.defer import Deferrer
 from app.models import Feed, utcnow
@@ -84,7 +84,8 @@ def subscribe(
     result: list[tuple[Feed, bool]] = []
     for url, title in urls:
         key = feed_key(url)
-        values = {"url": url, "url_key": key, "title": title, "next_poll_at": utcnow()}
+        held = utcnow() + POLL_LEASE  # by the first poll, deferred below
+        values = {"url": url, "url_key": key, "title": title, "next_poll_at": held}
         feed, created = feeds.add_or_get_existing(values)
         if created:
             defer_poll(deferrer, session, feed.id)

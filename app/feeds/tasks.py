@@ -1,22 +1,18 @@
 """The feeds' background tasks: the scheduler, polls, and article fetches of new entries."""
 
 import time
-from datetime import timedelta
 
 from procrastinate import JobContext
 
 from app.db import session_scope
 from app.feeds.fetch import fetch_entry
-from app.feeds.poll import FETCH_TASK, POLL_TASK, defer_poll, poll
+from app.feeds.poll import FETCH_TASK, POLL_LEASE, POLL_TASK, defer_poll, poll
 from app.jobs.registry import job_task, periodic_task, runtime
 from app.models import utcnow
 from app.observability.feeds import record_fetch, record_poll
 from app.repositories.feeds import FeedRepository
 
 DUE_BATCH = 500  # feeds queued per scheduler run at most; the next run takes the rest
-# A queued poll holds its feed this long: if its job is lost (failed for good), the
-# scheduler queues the feed again after that, so no feed is ever dropped.
-POLL_LEASE = timedelta(minutes=15)
 
 
 @periodic_task("feeds:schedule", every=lambda settings: settings.job_tick_seconds)
