@@ -81,7 +81,9 @@ class FeedSite:
                 text = text.replace(spelling, url)
         for n, url in enumerate(articles):
             title = f"Feed test story {name[:20]} number {n}"
-            self.serve(url.removeprefix(self.base), "text/html; charset=utf-8", _page(title, url, n))
+            self.serve(
+                url.removeprefix(self.base), "text/html; charset=utf-8", _page(title, url, n)
+            )
         content_type = "application/json" if name.endswith(".json") else "application/xml"
         return self.serve(path, content_type, text.encode("latin-1")), articles
 
@@ -143,7 +145,11 @@ class _Handler(BaseHTTPRequestHandler):
         return self._send(200, content_type, body, validators)
 
     def _send(
-        self, status: int, content_type: str | None, body: bytes, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        content_type: str | None,
+        body: bytes,
+        headers: dict[str, str] | None = None,
     ) -> None:
         self.send_response(status)
         if content_type:
