@@ -2,6 +2,7 @@
 and (Postgres) `python -m app worker` processes, or (SQLite) the server's own in-process
 worker, polling a loopback publisher built from the feed corpus."""
 
+import itertools
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -271,6 +272,24 @@ def test_pause_resume_and_delete(site: FeedSite, start: Start) -> None:
     assert bad.status_code == 422
     assert httpx.delete(f"{services.url}/v1/feeds/{feed_id}").status_code == 204
     assert httpx.get(f"{services.url}/v1/feeds/{feed_id}").status_code == 404
+
+
+def test_host_politeness_holds_across_workers(site: FeedSite, start: Start) -> None:
+    """One request at a time to the host and a second between requests, however many
+    workers (two processes on Postgres) and jobs at once (four each)."""
+    feed_url, pages = site.corpus_feed("rss2-yahoo-music-top-songs-2006.xml", "/top.xml")
+    site.slow["/articles/"] = 0.2
+    services = start(
+        workers=2, WORKER_CONCURRENCY="4", FEED_HOST_CONCURRENCY="1", FEED_HOST_DELAY="1"
+    )
+    feed_id = services.subscribe(feed_url)["feeds"][0]["id"]
+    wait_for(lambda: services.feed(feed_id)["articles_created"] == len(pages), "every entry")
+    assert site.most_in_flight == 1
+    starts = sorted(h.at for h in site.hits if h.path.startswith("/articles/"))
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    # a second between the workers' leases on the host; a request leaves a moment after
+    # its lease (a first fetch reads robots.txt before), so allow half of it
+    assert min(gaps) >= 0.5, gaps
 
 
 @pytest.mark.skipif(not POSTGRES, reason="workers in separate processes need Postgres")
