@@ -146,10 +146,11 @@ def test_a_failing_feed_backs_off_stays_visible_and_recovers(site: FeedSite, sta
     feed_id = services.subscribe(feed_url)["feeds"][0]["id"]
     wait_for(lambda: services.feed(feed_id)["articles_created"] == len(pages), "the first poll")
 
+    before = len(site.requests_to("/news.xml"))
     site.failures["/news.xml"] = Failure(500)
     failing = wait_for(
-        lambda: (f := services.feed(feed_id))["error_count"] >= 3 and f,
-        "three failed polls in a row",
+        lambda: (f := services.feed(feed_id))["error_count"] >= 4 and f,
+        "four failed polls in a row",
     )
     assert failing["last_status"] == 500
     assert "HTTP 500" in failing["last_error"]
@@ -157,9 +158,9 @@ def test_a_failing_feed_backs_off_stays_visible_and_recovers(site: FeedSite, sta
     assert [e["status"] for e in failing["recent_errors"][:3]] == [500, 500, 500]
     listed = services.get("/v1/feeds", failing=True)["items"]
     assert [f["id"] for f in listed] == [feed_id]
-    # each wait at least doubles (1 s, 2 s, 4 s: the exponential backoff, capped)
-    hits = [h.at for h in site.requests_to("/news.xml")][1:4]
-    assert hits[2] - hits[1] >= 1.9
+    # after the third failure in a row the next poll waits 4 s (1 s, 2 s, 4 s, capped)
+    failed = [h.at for h in site.requests_to("/news.xml")][before : before + 4]
+    assert failed[3] - failed[2] >= 3.9
 
     del site.failures["/news.xml"]
     recovered = wait_for(
