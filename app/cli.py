@@ -1,4 +1,5 @@
-"""Command line: `python -m app migrate | import PATH... | export FILE | serve` (also
+"""Command line: `python -m app migrate | import PATH... | export FILE | serve | keys | worker
+| feeds` (also
 `news-archive ...`)."""
 
 import argparse
