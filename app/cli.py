@@ -1,6 +1,6 @@
-"""Command line: `python -m app migrate | import PATH... | export FILE | serve | keys | worker
-| feeds` (also
-`news-archive ...`)."""
+"""Command line: `python -m app migrate | import PATH... | export FILE | serve | keys | worker |
+feeds` (also `news-archive ...`). `worker` and `feeds` are click commands of their own
+(app/jobs/commands.py, app/feeds/commands.py), handed their arguments as they are."""
 
 import argparse
 import asyncio
