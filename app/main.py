@@ -20,7 +20,7 @@ from app.api.examples import add_problem_examples
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, writer
 from app.ingest.resources import open_fetch_context, open_prepare_pool
-from app.observability import install_observability
+from app.observability import install_observability, record_fetch_failure
 from app.schemas import ArticleIn, ImportRequest, ImportResponse, Problem
 from app.security import check_startup, document_security, install_security
 
@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.write_sessions = make_sessionmaker(writer(engine))
         resources = ExitStack()
         app.state.fetch_context = resources.enter_context(
-            open_fetch_context(settings, app.state.sessions)
+            open_fetch_context(settings, app.state.sessions, record_fetch_failure)
         )
         # NDJSON imports parse their later chunks here (started at the first such chunk)
         app.state.prepare_pool = resources.enter_context(open_prepare_pool(settings))

@@ -20,7 +20,6 @@ from app.ingest.aliases import alias_urls
 from app.models import utcnow
 from app.neardup import DEFAULT as NEAR_DUPLICATES
 from app.neardup import Signature
-from app.observability import record_fetch_failure
 from app.parsing.html import extract_article
 from app.parsing.seed_text import parse_seed_text
 from app.parsing.structured import caller_overrides, parse_fields
@@ -85,6 +84,13 @@ class Unchanged:
 
 Item = Prepared | Unchanged | AppError
 Validators = Callable[[str, str], tuple[int, str | None, str | None] | None]
+# Told the reason label of each failed fetch (FetchError.reason): the app counts them in its
+# metrics; ingest itself knows nothing of metrics or HTTP servers.
+OnFetchFailure = Callable[[str], None]
+
+
+def ignore_fetch_failure(reason: str) -> None:
+    """The default OnFetchFailure: nothing counts fetches (the CLI, tests)."""
 
 
 @dataclass
@@ -95,6 +101,7 @@ class FetchContext:
     validators: Validators
     pool: ThreadPoolExecutor
     per_host: int = 2
+    on_fetch_failure: OnFetchFailure = ignore_fetch_failure
     _hosts: dict[str, threading.Semaphore] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -105,7 +112,11 @@ class FetchContext:
 
 
 def make_fetch_context(
-    fetcher: Fetcher, pool: ThreadPoolExecutor, sessions: sessionmaker[Session], per_host: int
+    fetcher: Fetcher,
+    pool: ThreadPoolExecutor,
+    sessions: sessionmaker[Session],
+    per_host: int,
+    on_fetch_failure: OnFetchFailure = ignore_fetch_failure,
 ) -> FetchContext:
     """A FetchContext whose validator lookups use short read sessions of their own."""
 
@@ -113,7 +124,7 @@ def make_fetch_context(
         with sessions() as session:
             return ArticleRepository(session).fetch_validators(url_key, url)
 
-    return FetchContext(fetcher, validators, pool, per_host)
+    return FetchContext(fetcher, validators, pool, per_host, on_fetch_failure)
 
 
 def parse_item(item: ArticleIn) -> NormalizedArticle:
@@ -196,7 +207,7 @@ def _fetch(item: ArticleIn, context: FetchContext) -> Item:
         with _host_slot(context, checked):
             page = context.fetcher.fetch(url, etag=etag, last_modified=modified)
     except FetchError as exc:
-        record_fetch_failure(exc.reason)
+        context.on_fetch_failure(exc.reason)
         raise
     if page.not_modified and known:
         return Unchanged(known[0])

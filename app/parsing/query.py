@@ -14,7 +14,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from app.errors import InvalidInput
-from app.parsing.normalize import stream_safe
+from app.text.normalize import stream_safe
 
 MAX_TERMS = 32
 # Words in all terms together (a phrase is one term): each costs a scan of every body on the
