@@ -8,6 +8,7 @@ from starlette.concurrency import run_in_threadpool
 from app.api.body import decode_text, is_json, media_type, read_limited
 from app.api.deps import ArticleId, FetchCtx, ReadSession, Restore, WriteSession
 from app.api.errors import problem_responses
+from app.api.middleware.idempotency_records import shows_article
 from app.api.render import json_response
 from app.errors import AppError, Conflict, Gone, NotFound, UnsupportedMediaType
 from app.ingest import Outcome, prepare, store
@@ -16,7 +17,6 @@ from app.observability import record_ingest
 from app.parsing.jsondoc import parse_json
 from app.repositories import ArticleRepository
 from app.schemas import SEED_EXAMPLE, ArticleIn, ArticleRead
-from app.security.idempotency_records import shows_article
 
 router = APIRouter(prefix="/v1/articles", tags=["articles"])
 

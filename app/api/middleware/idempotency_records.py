@@ -1,4 +1,4 @@
-"""What the Idempotency-Key middleware (`app.security.idempotency`) keeps: a copy of the
+"""What the Idempotency-Key middleware (`app.api.middleware.idempotency`) keeps: a copy of the
 first request's fingerprint and response, and the short transactions, each on a worker
 thread, that claim a key and settle it.
 
