@@ -143,25 +143,31 @@ def prepare(raw: Any, context: FetchContext | None) -> Item:
     if isinstance(raw, AppError | Prepared | Unchanged):
         return raw
     try:
+        return prepare_one(raw, context)
+    except AppError as exc:
+        return exc
+
+
+def prepare_one(raw: Any, context: FetchContext | None) -> Prepared | Unchanged:
+    """One raw item (decoded JSON or an ArticleIn) ready to store; raises AppError."""
+    try:
         item = raw if isinstance(raw, ArticleIn) else ArticleIn.model_validate(raw)
         if item.kind == "fetch":
             if context is None:
                 raise Unprocessable("fetching URLs is not available here")
             return _computed(_fetch(item, context))
         prepared = _computed(_prepared(item, parse_item(item)))
-        if item.content_hash and item.content_hash != prepared.digest:
-            raise Unprocessable(
-                "content_hash does not match the normalized headline and body "
-                f"(computed {prepared.digest})"
-            )
-        return prepared
     except ValidationError as exc:
-        return Unprocessable(describe(exc))
-    except AppError as exc:
-        return exc
+        raise Unprocessable(describe(exc)) from None
+    if item.content_hash and item.content_hash != prepared.digest:
+        raise Unprocessable(
+            "content_hash does not match the normalized headline and body "
+            f"(computed {prepared.digest})"
+        )
+    return prepared
 
 
-def _computed(item: Item) -> Item:
+def _computed(item: Prepared | Unchanged) -> Prepared | Unchanged:
     """Compute the hash, URL keys and signature now, while no write transaction waits on
     them: preparing runs beside the previous chunk's write, storing holds the write lock."""
     if isinstance(item, Prepared):
