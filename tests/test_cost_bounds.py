@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from starlette.requests import Request
 
-from app.api.body import lines
+from app.api.request_bodies import lines
 from app.errors import InvalidInput, PayloadTooLarge, Unprocessable
 from app.neardup import DEFAULT as NEAR_DUPLICATES
 from app.parsing import charsets

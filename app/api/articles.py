@@ -5,11 +5,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from app.api.body import decode_text, is_json, media_type, read_limited
 from app.api.deps import ArticleId, FetchCtx, ReadSession, Restore, WriteSession
 from app.api.errors import problem_responses
 from app.api.middleware.idempotency_records import shows_article
 from app.api.render import json_response
+from app.api.request_bodies import decode_text, is_json, media_type, read_limited
 from app.errors import NotFound, UnsupportedMediaType
 from app.ingest import Outcome, prepare_one, store_one
 from app.ingest import delete_article as ingest_delete

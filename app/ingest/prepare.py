@@ -83,7 +83,9 @@ class Unchanged:
 
 
 Item = Prepared | Unchanged | AppError
-Validators = Callable[[str, str], tuple[int, str | None, str | None] | None]
+# (normalized URL, URL) -> (article id, ETag, Last-Modified) of the stored article whose last
+# fetch was of exactly that URL, or None: a database read, done in a session of its own.
+LastFetchLookup = Callable[[str, str], tuple[int, str | None, str | None] | None]
 # Told the reason label of each failed fetch (FetchError.reason): the app counts them in its
 # metrics; ingest itself knows nothing of metrics or HTTP servers.
 OnFetchFailure = Callable[[str], None]
@@ -95,10 +97,11 @@ def ignore_fetch_failure(reason: str) -> None:
 
 @dataclass
 class FetchContext:
-    """What fetching needs: the fetcher, a bounded pool, and the last fetch's validators."""
+    """What fetching needs: the fetcher, a bounded pool, and a lookup in the database of what
+    the last fetch of a URL stored (its HTTP validators, for a conditional GET)."""
 
     fetcher: Fetcher
-    validators: Validators
+    last_fetch: LastFetchLookup
     pool: ThreadPoolExecutor
     per_host: int = 2
     on_fetch_failure: OnFetchFailure = ignore_fetch_failure
@@ -118,13 +121,13 @@ def make_fetch_context(
     per_host: int,
     on_fetch_failure: OnFetchFailure = ignore_fetch_failure,
 ) -> FetchContext:
-    """A FetchContext whose validator lookups use short read sessions of their own."""
+    """A FetchContext whose last-fetch lookups use short read sessions of their own."""
 
-    def validators(url_key: str, url: str) -> tuple[int, str | None, str | None] | None:
+    def last_fetch(url_key: str, url: str) -> tuple[int, str | None, str | None] | None:
         with sessions() as session:
             return ArticleRepository(session).fetch_validators(url_key, url)
 
-    return FetchContext(fetcher, validators, pool, per_host, on_fetch_failure)
+    return FetchContext(fetcher, last_fetch, pool, per_host, on_fetch_failure)
 
 
 def parse_item(item: ArticleIn) -> NormalizedArticle:
@@ -204,7 +207,7 @@ def _prepared(item: ArticleIn, article: NormalizedArticle) -> Prepared:
 def _fetch(item: ArticleIn, context: FetchContext) -> Item:
     url = item.url or ""
     key = normalize_url(url)
-    known = context.validators(key, url) if key else None
+    known = context.last_fetch(key, url) if key else None
     etag, modified = (known[1], known[2]) if known else (None, None)
     try:
         # Checked first: the host slot parses the URL too, and one that does not parse

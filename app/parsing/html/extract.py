@@ -7,8 +7,8 @@ from typing import Any
 from app.errors import Unprocessable
 from app.extractors import HTML_EXTRACTOR
 from app.parsing.html import dates, metadata
+from app.parsing.html.article_text import Body, extract_body
 from app.parsing.html.authors import credits
-from app.parsing.html.body import Body, extract_body
 from app.parsing.html.links import LinkIndex
 from app.parsing.html.page import NO_BODY, Found, Page, load_page
 from app.schemas import MAX_SOURCE, Extraction, NormalizedArticle, RelatedLink
