@@ -17,12 +17,14 @@ from app.api.deps import check_query_string
 from app.api.docs import add_security_scheme, install_docs
 from app.api.errors import install_error_handlers, problem_responses
 from app.api.examples import add_problem_examples
+from app.api.middleware import install_middleware
+from app.api.middleware.openapi import document_security
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, writer
 from app.ingest.resources import open_fetch_context, open_prepare_pool
-from app.observability import install_observability
+from app.observability import record_fetch_failure
 from app.schemas import ArticleIn, ImportRequest, ImportResponse, Problem
-from app.security import check_startup, document_security, install_security
+from app.security import check_startup
 
 SWITCH_INTERVAL = 0.001  # seconds; CPython's default is 0.005
 
@@ -47,7 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.write_sessions = make_sessionmaker(writer(engine))
         resources = ExitStack()
         app.state.fetch_context = resources.enter_context(
-            open_fetch_context(settings, app.state.sessions)
+            open_fetch_context(settings, app.state.sessions, record_fetch_failure)
         )
         # NDJSON imports parse their later chunks here (started at the first such chunk)
         app.state.prepare_pool = resources.enter_context(open_prepare_pool(settings))
@@ -80,8 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    install_observability(app, settings)
-    install_security(app, settings)
+    install_middleware(app, settings)
     install_docs(app)
     for module in (listing, articles, revisions, archive, imports, export, health):
         app.include_router(module.router)

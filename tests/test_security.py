@@ -16,10 +16,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, text
 
 import app.cli
+from app.api.middleware import auth
 from app.config import Settings
 from app.main import create_app
 from app.models import ApiKey
-from app.security import auth
 from app.security.commands import refuse_unsafe_bind
 from tests.conftest import ROOT, KeyMaker, bearer, seed_text
 

@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, Opera
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
+from starlette.types import Receive, Scope, Send
 
 from app.errors import AppError
 
@@ -89,7 +90,7 @@ def error_body(exc: AppError) -> dict[str, Any]:
 
 
 def error_response(exc: AppError) -> JSONResponse:
-    """The problem response for one of our exceptions (also used by the security middleware)."""
+    """The problem response for one of our exceptions."""
     headers = getattr(exc, "headers", None)  # WWW-Authenticate, Retry-After
     return problem(exc.status, exc.title, exc.detail, exc.type, headers=headers)
 
@@ -151,9 +152,20 @@ _INTERNAL_ERROR = (500, "Internal error", "an unexpected error occurred", "inter
 
 
 def database_unavailable(exc: Exception) -> JSONResponse:
-    """The 503 for a database that cannot be reached (also used by the security middleware)."""
+    """The 503 for a database that cannot be reached."""
     log.warning("database unavailable: %s", exc)
     return problem(*DATABASE_UNAVAILABLE, headers={"Retry-After": "5"})
+
+
+# What a middleware answers itself, before any route (and its exception handlers) runs.
+MIDDLEWARE_ERRORS = (AppError, *DATABASE_DOWN)
+
+
+async def send_problem(exc: Exception, scope: Scope, receive: Receive, send: Send) -> None:
+    """Answer from a middleware with the problem+json the handlers would give for `exc` (one
+    of MIDDLEWARE_ERRORS): the same body, status and headers wherever the error arose."""
+    response = error_response(exc) if isinstance(exc, AppError) else database_unavailable(exc)
+    await response(scope, receive, send)
 
 
 def late_problem(exc: BaseException) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from app.errors import NotFound
 from app.models import Article, ArticleRevision, ArticleUrl, PageSnapshot, RelatedLinkRow, Source
 from app.repositories.bulk import in_many, insert_rows
+from app.repositories.locks import lock_articles, lock_keys
 
 READ_COLUMNS = (
     "id", "content_hash", "headline", "body", "url", "canonical_url", "authors", "published_at",
@@ -182,6 +183,19 @@ class ArticleRepository:
             )
             by_url = {key: article_id for key, article_id in self.session.execute(query)}
         return by_hash, by_url
+
+    def find_existing_locked(
+        self, keys: Iterable[str], hashes: Iterable[str], url_keys: Iterable[str]
+    ) -> tuple[dict[str, int], dict[str, int]]:
+        """`find_existing`, after locking the identity `keys` until the transaction ends: on
+        Postgres no other writer can then add what the lookup would find (see `locks`); on
+        SQLite writers run one at a time anyway."""
+        lock_keys(self.session, keys)
+        return self.find_existing(hashes, url_keys)
+
+    def lock_for_update(self, ids: Iterable[int]) -> set[int]:
+        """Lock these articles' rows until the transaction ends; the ids that still exist."""
+        return lock_articles(self.session, ids)
 
     def url_keys(self, article_id: int) -> list[str]:
         query = select(ArticleUrl.url_key).where(ArticleUrl.article_id == article_id)

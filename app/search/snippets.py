@@ -18,11 +18,11 @@ from functools import lru_cache
 
 import snowballstemmer
 
-from app.parsing.query import Term
+from app.search.query import Term
 
 MARK = ("<mark>", "</mark>")
 ELLIPSIS = "…"
-_WORD = re.compile(r"[^\W_]+")  # as app.parsing.query splits query words
+_WORD = re.compile(r"[^\W_]+")  # as app.search.query splits query words
 
 
 @lru_cache(maxsize=64)
