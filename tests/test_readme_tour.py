@@ -6,6 +6,7 @@ pointed at that server; each answer documented under a command (its `#>` lines) 
 exactly what the command prints. A command with no `#>` lines must still succeed.
 """
 
+import os
 import re
 import shlex
 import shutil
@@ -99,7 +100,7 @@ def test_the_tour_talks_only_to_the_local_server() -> None:
 )
 def test_the_tour_runs_as_printed_after_make_run(db: Engine, database_url: str) -> None:
     empty_tables(db)  # ids start at 1, as in a new clone
-    env = {"DATABASE_URL": database_url, "PATH": "/usr/bin:/bin"}
+    env = {"DATABASE_URL": database_url, "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
     subprocess.run(
         [sys.executable, "-m", "app", "import", "--no-progress", str(SEEDS)],
         cwd=ROOT,
