@@ -37,9 +37,13 @@ run: install
 test: install
 	$(PY) -m pytest
 
+# ruff (style), lint-imports (the layers: [tool.importlinter] in pyproject.toml), mypy (strict
+# on app/, with the pydantic plugin: [tool.mypy]).
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 format: install
 	$(VENV)/bin/ruff check --fix .

@@ -9,7 +9,8 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
-from pydantic.json_schema import models_json_schema
+from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from app import __version__
 from app.api import archive, articles, export, health, imports, listing, revisions
@@ -110,7 +111,9 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     schema = get_openapi(
         title=app.title, version=app.version, description=app.description, routes=app.routes
     )
-    models = [(m, "validation") for m in (ArticleIn, ImportRequest)]
+    models: list[tuple[type[BaseModel], JsonSchemaMode]] = [
+        (m, "validation") for m in (ArticleIn, ImportRequest)
+    ]
     models += [(m, "serialization") for m in (ImportResponse, Problem)]
     _, defs = models_json_schema(models, ref_template="#/components/schemas/{model}")
     schema.setdefault("components", {}).setdefault("schemas", {}).update(defs["$defs"])

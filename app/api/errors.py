@@ -1,6 +1,7 @@
 """Every error leaves the service as RFC 9457 application/problem+json."""
 
 import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -65,11 +66,11 @@ def _validation_detail(errors: list[dict[str, Any]]) -> str:
     return f"{where}: {first['msg']}" if where else str(first["msg"])
 
 
-def validation_problem(errors: list[dict[str, Any]]) -> JSONResponse:
+def validation_problem(errors: Sequence[Mapping[str, Any]]) -> JSONResponse:
     return JSONResponse(validation_body(errors), 422, media_type=PROBLEM_JSON)
 
 
-def validation_body(errors: list[dict[str, Any]]) -> dict[str, Any]:
+def validation_body(errors: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The 422 problem document for pydantic's errors, trimmed to loc, msg and type."""
     clean = [
         {

@@ -56,8 +56,8 @@ def list_articles(
         return json_response(ArticlePage, {"items": [found] if found else [], "next_cursor": None})
     if q is not None:
         # Validated once, in search_articles: a Response, so FastAPI does not validate again.
-        page = search_articles(session, q, filters, limit, cursor)
-        return Response(page.model_dump_json(), media_type="application/json")
+        hits = search_articles(session, q, filters, limit, cursor)
+        return Response(hits.model_dump_json(), media_type="application/json")
     before = decode_cursor(cursor, {"before": int})["before"] if cursor else None
     page = repo.list_page(limit=limit, before_id=before, filters=filters)
     next_cursor = encode_cursor({"before": page.items[-1]["id"]}) if page.has_more else None

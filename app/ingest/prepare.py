@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
@@ -83,6 +83,7 @@ class Unchanged:
 
 
 Item = Prepared | Unchanged | AppError
+_Ready = TypeVar("_Ready", Prepared, Unchanged, Prepared | Unchanged)
 # (normalized URL, URL) -> (article id, ETag, Last-Modified) of the stored article whose last
 # fetch was of exactly that URL, or None: a database read, done in a session of its own.
 LastFetchLookup = Callable[[str, str], tuple[int, str | None, str | None] | None]
@@ -170,7 +171,7 @@ def prepare_one(raw: Any, context: FetchContext | None) -> Prepared | Unchanged:
     return prepared
 
 
-def _computed(item: Prepared | Unchanged) -> Prepared | Unchanged:
+def _computed(item: _Ready) -> _Ready:
     """Compute the hash, URL keys and signature now, while no write transaction waits on
     them: preparing runs beside the previous chunk's write, storing holds the write lock."""
     if isinstance(item, Prepared):
@@ -204,7 +205,7 @@ def _prepared(item: ArticleIn, article: NormalizedArticle) -> Prepared:
     return Prepared(article, alias_urls(article))
 
 
-def _fetch(item: ArticleIn, context: FetchContext) -> Item:
+def _fetch(item: ArticleIn, context: FetchContext) -> Prepared | Unchanged:
     url = item.url or ""
     key = normalize_url(url)
     known = context.last_fetch(key, url) if key else None

@@ -3,7 +3,7 @@
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -19,6 +19,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound
@@ -237,7 +238,7 @@ class ArticleRepository:
         A plain executemany plus one lookup by the unique content hash is several times
         faster than INSERT ... RETURNING with ordered results on SQLite.
         """
-        on_sqlite = self.session.bind.dialect.name == "sqlite"
+        on_sqlite = self.session.get_bind().dialect.name == "sqlite"
         if on_sqlite:  # index the batch in FTS5 at once, not a statement per row (migration 0006)
             self.session.execute(text("INSERT INTO article_fts_deferred DEFAULT VALUES"))
         try:
@@ -314,8 +315,8 @@ class ArticleRepository:
 
     def delete(self, article_id: int) -> bool:
         result = self.session.execute(delete(Article).where(Article.id == article_id))
-        return bool(result.rowcount)
+        return bool(cast(CursorResult[Any], result).rowcount)  # what DML statements return
 
     def _dialect_insert(self, model: type[Any]) -> Any:
-        dialect = postgresql if self.session.bind.dialect.name == "postgresql" else sqlite
+        dialect = postgresql if self.session.get_bind().dialect.name == "postgresql" else sqlite
         return dialect.insert(model)

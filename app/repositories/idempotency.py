@@ -2,8 +2,10 @@
 never commit."""
 
 from datetime import datetime
+from typing import Any, cast
 
 from sqlalchemy import delete, null, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from app.models import IdempotencyRecord
@@ -71,4 +73,5 @@ class IdempotencyRepository:
             statement = statement.where(
                 IdempotencyRecord.owner == owner, IdempotencyRecord.key == key
             )
-        return self.session.execute(statement).rowcount  # type: ignore[attr-defined, no-any-return]
+        result = cast(CursorResult[Any], self.session.execute(statement))  # as DML returns
+        return result.rowcount

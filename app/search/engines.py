@@ -58,7 +58,7 @@ def pg_tsquery(terms: list[Term], language: str | None) -> ColumnElement[Any]:
     """The query under every configuration the matching vectors may have used, ORed."""
     query_text = to_tsquery(terms)
     configs = _pg_configs(language)
-    tsquery = func.to_tsquery(_regconfig(configs[0]), query_text)
+    tsquery: ColumnElement[Any] = func.to_tsquery(_regconfig(configs[0]), query_text)
     for config in configs[1:]:
         tsquery = tsquery.op("||")(func.to_tsquery(_regconfig(config), query_text))
     return tsquery

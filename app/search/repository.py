@@ -3,8 +3,19 @@ tsvector (ts_rank over a GIN index). Both return the same page shape, ranked."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Float, Select, column, func, literal_column, select, table, text
+from sqlalchemy import (
+    ColumnClause,
+    Float,
+    Subquery,
+    column,
+    func,
+    literal_column,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.orm import Session
 
 from app.models import Article
@@ -13,7 +24,7 @@ from app.search.engines import pg_tsquery, stemming, to_fts5
 from app.search.query import Term
 
 _FTS = table("article_fts", column("rowid"), column("rank"))
-_SEARCH_VECTOR = column("search_vector")
+_SEARCH_VECTOR: ColumnClause[Any] = column("search_vector")
 
 
 @dataclass(frozen=True)
@@ -50,7 +61,7 @@ class SearchRepository:
         hits = [Hit(int(i), float(s)) for i, s in rows[:limit]]
         return HitPage(hits, has_more=len(rows) > limit)
 
-    def _ranked_sqlite(self, terms: list[Term], filters: Filters) -> Select:
+    def _ranked_sqlite(self, terms: list[Term], filters: Filters) -> Subquery:
         # bm25 is lower-is-better; negate it so both engines sort descending.
         score = (-literal_column("bm25(article_fts, 4.0, 1.0)", Float)).label("score")
         match = text("article_fts MATCH :match").bindparams(match=to_fts5(terms))
@@ -65,7 +76,7 @@ class SearchRepository:
         )
         return query.subquery()
 
-    def _ranked_postgres(self, terms: list[Term], filters: Filters) -> Select:
+    def _ranked_postgres(self, terms: list[Term], filters: Filters) -> Subquery:
         tsquery = pg_tsquery(terms, filters.language)
         # ts_rank (frequency, headline weighted, normalized by length), like FTS5's bm25; the
         # cover density of ts_rank_cd cost twice as much per match (p95 25 vs 43 ms for two

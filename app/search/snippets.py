@@ -75,14 +75,14 @@ def _hits(text: str, terms: list[Term], stem: Callable[[str], str]) -> list[tupl
             )
     found = []
     for start in _candidates(text, {*exact, *prefixes}):
-        word = _WORD.match(text, start)
-        assert word is not None  # a candidate starts a word
-        folded = word.group().casefold()
+        match = _WORD.match(text, start)
+        assert match is not None  # a candidate starts a word
+        folded = match.group().casefold()
         index = exact.get(stem(folded))
         if index is None:
             index = next((i for p, i in prefixes.items() if folded.startswith(p)), None)
         if index is not None:
-            found.append((start, word.end(), index))
+            found.append((start, match.end(), index))
     return found
 
 
