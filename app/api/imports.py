@@ -9,10 +9,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from app.api.body import is_json, media_type, read_limited
 from app.api.deps import Restore
 from app.api.errors import problem_responses
 from app.api.import_stream import NDJSON, ImportStream, result_line
+from app.api.request_bodies import is_json, media_type, read_limited
 from app.errors import Unprocessable, UnsupportedMediaType
 from app.ingest import Outcome
 from app.ingest.batch import Importer, new_counts, tally
