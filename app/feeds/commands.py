@@ -16,6 +16,7 @@ from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, session_scope, writer
 from app.errors import AppError
 from app.feed_schemas import FeedRead
+from app.feeds.politeness import paced
 from app.feeds.poll import defer_poll
 from app.feeds.subscribe import chosen, discover, subscribe
 from app.ingest.resources import open_fetch_context
@@ -68,7 +69,8 @@ def add_feed(url: str, kind: Literal["feed", "sitemap"] | None) -> None:
     with _database(settings) as (sessions, deferrer):
         with open_fetch_context(settings, sessions) as context:
             try:
-                found = discover(context.fetcher, url)
+                with paced(settings, sessions):
+                    found = discover(context.fetcher, url)
             except AppError as error:
                 raise click.ClickException(error.detail) from None
         followed = chosen(found, kind)
