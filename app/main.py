@@ -5,6 +5,7 @@ import sys
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
+from functools import partial
 from typing import Any
 
 from fastapi import Depends, FastAPI
@@ -12,7 +13,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
 
 from app import __version__
-from app.api import archive, articles, export, feeds, health, imports, listing, revisions
+from app.api import archive, articles, export, feeds, health, imports, jobs, listing, revisions
 from app.api.deps import check_query_string
 from app.api.docs import add_security_scheme, install_docs
 from app.api.errors import install_error_handlers, problem_responses
@@ -22,6 +23,7 @@ from app.db import make_engine, make_sessionmaker, writer
 from app.ingest.resources import open_fetch_context, open_prepare_pool
 from app.jobs.worker import jobs_in_server
 from app.observability import install_observability
+from app.observability.imports import refresh_import_gauges
 from app.schemas import ArticleIn, ImportRequest, ImportResponse, Problem
 from app.security import check_startup, document_security, install_security
 
@@ -53,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         background = AsyncExitStack()
         # the job queue (state.job_app, state.deferrer), and on SQLite its worker
         await background.enter_async_context(jobs_in_server(app.state, settings))
+        app.state.metrics_refreshers.append(partial(refresh_import_gauges, engine))
         # NDJSON imports parse their later chunks here (started at the first such chunk)
         app.state.prepare_pool = resources.enter_context(open_prepare_pool(settings))
         # last-used bookkeeping of API keys, off the request path; drained before the
@@ -88,7 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_observability(app, settings)
     install_security(app, settings)
     install_docs(app)
-    for module in (listing, articles, revisions, archive, imports, export, feeds, health):
+    for module in (listing, articles, revisions, archive, imports, jobs, export, feeds, health):
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
