@@ -171,7 +171,8 @@ class Services:
                 return found
 
     def add_worker(self) -> None:
-        self.workers.append(Worker(self.database_url, env=self.env))
+        concurrency = int(self.env["WORKER_CONCURRENCY"])
+        self.workers.append(Worker(self.database_url, concurrency, env=self.env))
 
     def restart_server(self, kill: bool = False) -> None:
         """Stop the API (SIGKILL with `kill`: nothing finishes) and start a new one."""
@@ -210,12 +211,8 @@ def start(db: Engine, database_url: str) -> Iterator[Start]:
             worker.kill()
         services.server.stop()
     with db.begin() as conn:
-        for table in (
-            "procrastinate_jobs",
-            "procrastinate_periodic_defers",
-            "procrastinate_workers",
-        ):
-            conn.execute(text(f"DELETE FROM {table}"))
+        for table in ("jobs", "periodic_defers", "workers"):
+            conn.execute(text(f"DELETE FROM procrastinate_{table}"))
 
 
 def ndjson(items: list[Any]) -> str:
