@@ -50,6 +50,8 @@ class FeedSite:
         self.failures: dict[str, Failure] = {}
         self.slow: dict[str, float] = {}
         self.hits: list[Hit] = []
+        self.in_flight = 0  # requests being answered now (robots.txt aside)
+        self.most_in_flight = 0
         self.lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._httpd.daemon_threads = True
@@ -81,7 +83,9 @@ class FeedSite:
                 text = text.replace(spelling, url)
         for n, url in enumerate(articles):
             title = f"Feed test story {name[:20]} number {n}"
-            self.serve(url.removeprefix(self.base), "text/html; charset=utf-8", _page(title, url, n))
+            self.serve(
+                url.removeprefix(self.base), "text/html; charset=utf-8", _page(title, url, n)
+            )
         content_type = "application/json" if name.endswith(".json") else "application/xml"
         return self.serve(path, content_type, text.encode("latin-1")), articles
 
@@ -129,6 +133,23 @@ class _Handler(BaseHTTPRequestHandler):
             failure = site.failures.get(path)
             document = site.documents.get(path)
             delay = max((s for p, s in site.slow.items() if path.startswith(p)), default=0.0)
+            counted = path != "/robots.txt"
+            site.in_flight += counted
+            site.most_in_flight = max(site.most_in_flight, site.in_flight)
+        try:
+            self._answer(site, path, failure, document, delay)
+        finally:
+            with site.lock:
+                site.in_flight -= counted
+
+    def _answer(
+        self,
+        site: "FeedSite",
+        path: str,
+        failure: Failure | None,
+        document: tuple[str, bytes] | None,
+        delay: float,
+    ) -> None:
         if delay:
             time.sleep(delay)
         if failure is not None:
@@ -143,7 +164,11 @@ class _Handler(BaseHTTPRequestHandler):
         return self._send(200, content_type, body, validators)
 
     def _send(
-        self, status: int, content_type: str | None, body: bytes, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        content_type: str | None,
+        body: bytes,
+        headers: dict[str, str] | None = None,
     ) -> None:
         self.send_response(status)
         if content_type:

@@ -8,8 +8,9 @@ from sqlalchemy import Engine, text
 
 from app.config import Settings
 from app.db import make_sessionmaker, session_scope
-from app.jobs.engine import make_deferrer, make_job_app
+from app.jobs.engine import make_connector, make_deferrer
 from app.jobs.registry import load_tasks
+from app.jobs.worker import runs_in_server
 from tests.job_workers import Worker, wait_for
 
 
@@ -36,7 +37,7 @@ def test_every_task_module_declares_its_tasks() -> None:
 
 
 def test_a_job_exists_only_if_its_transaction_commits(queue: Engine, settings: Settings) -> None:
-    deferrer = make_deferrer(settings, make_job_app(settings, queue))
+    deferrer = make_deferrer(settings, make_connector(settings, queue))
     sessions = make_sessionmaker(queue)
 
     def fails_after_deferring() -> None:
@@ -59,7 +60,7 @@ def test_a_job_exists_only_if_its_transaction_commits(queue: Engine, settings: S
 def test_a_worker_process_runs_deferred_jobs(
     queue: Engine, settings: Settings, database_url: str
 ) -> None:
-    deferrer = make_deferrer(settings, make_job_app(settings, queue))
+    deferrer = make_deferrer(settings, make_connector(settings, queue))
     with session_scope(make_sessionmaker(queue)) as session:
         for n in range(5):
             deferrer.defer(session, "jobs:ping", {"note": str(n)})
@@ -73,3 +74,11 @@ def test_a_worker_process_runs_deferred_jobs(
         wait_for(lambda: _jobs(queue, "jobs:recover"), "a periodic job")
     finally:
         assert worker.stop() == 0  # SIGTERM: a clean stop
+
+
+def test_jobs_run_in_the_server_on_sqlite_only_unless_set() -> None:
+    sqlite, postgres = "sqlite:///x.db", "postgresql+psycopg://u@127.0.0.1/db"
+    assert runs_in_server(Settings(database_url=sqlite, worker_in_server=None))
+    assert not runs_in_server(Settings(database_url=postgres, worker_in_server=None))
+    assert runs_in_server(Settings(database_url=postgres, worker_in_server=True))
+    assert not runs_in_server(Settings(database_url=sqlite, worker_in_server=False))

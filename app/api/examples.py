@@ -114,6 +114,20 @@ FAMILIES: dict[str, dict[int, list[Doc]]] = {
         502: _docs(UpstreamError("upstream answered HTTP 500", reason="http-status")),
         504: _docs(UpstreamTimeout(f"timed out fetching {ARTICLE}")),
     },
+    "feeds": {
+        400: _docs(_CURSOR, address_refused("127.0.0.1", "127.0.0.1", "loopback")),
+        403: _docs(RobotsDisallowed("robots.txt of the site disallows https://example.com/feed")),
+        404: _docs(NotFound("no feed with id 42")),
+        409: _docs(Conflict("the feed is paused: resume it first (PATCH state=active)")),
+        413: _docs(PayloadTooLarge("request body exceeds the limit of 2097152 bytes")),
+        422: _docs(
+            Unprocessable("the URL is neither a feed, a sitemap nor an HTML page"),
+            Unprocessable("not an OPML document: its root element is not <opml>"),
+        )
+        + _invalid("path.feed_id", *_AT_LEAST_1),
+        502: _docs(UpstreamError("upstream answered HTTP 500", reason="http-status")),
+        504: _docs(UpstreamTimeout("timed out fetching https://example.com/feed")),
+    },
     "imports": {
         400: _docs(InvalidInput("the NDJSON body has no items")),
         413: _docs(PayloadTooLarge("request body exceeds the limit of 67108864 bytes")),
@@ -128,6 +142,8 @@ FAMILIES: dict[str, dict[int, list[Doc]]] = {
 
 
 def _family(method: str, path: str) -> str:
+    if path.startswith("/v1/feeds"):
+        return "feeds"
     if path == "/v1/articles":
         return "ingest" if method == "POST" else "listing"
     if path.endswith("/reextract"):

@@ -52,7 +52,7 @@ def _deferrer(request: Request) -> Deferrer:
     responses={
         201: {"description": "Subscribed (`created` counts the new subscriptions)."},
         200: {"model": Subscribed, "description": "Every feed found was followed already."},
-        **problem_responses(400, 403, 413, 415, 422, 502, 503, 504),
+        **problem_responses(400, 403, 422, 502, 503, 504),
     },
 )
 def create_feed(request: Request, body: FeedCreate, session: WriteSession) -> Response:
@@ -126,7 +126,7 @@ def export_opml(session: ReadSession) -> Response:
     "/opml",
     summary="Import subscriptions from OPML",
     response_model=OpmlImported,
-    responses=problem_responses(400, 413, 422, 503),
+    responses=problem_responses(413, 422, 503),
     openapi_extra={
         "requestBody": {
             "required": True,

@@ -20,7 +20,7 @@ from app.feeds.poll import defer_poll
 from app.feeds.subscribe import chosen, discover, subscribe
 from app.ingest.resources import open_fetch_context
 from app.jobs.defer import Deferrer
-from app.jobs.engine import make_deferrer, make_job_app
+from app.jobs.engine import make_connector, make_deferrer
 from app.repositories.feeds import FeedFilters, FeedRepository
 from app.repositories.hosts import HostRepository
 
@@ -31,7 +31,7 @@ def _database(settings: Settings) -> Iterator[tuple[sessionmaker[Session], Defer
     try:
         yield (
             make_sessionmaker(writer(engine)),
-            make_deferrer(settings, make_job_app(settings, engine)),
+            make_deferrer(settings, make_connector(settings, engine)),
         )
     finally:
         engine.dispose()

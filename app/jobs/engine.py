@@ -63,19 +63,22 @@ def conninfo(settings: Settings) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def make_job_app(settings: Settings, engine: Engine) -> App:
-    """A procrastinate App for this database, every declared task registered on it."""
-    connector: BaseConnector
-    if is_postgres(settings):
-        connector = PsycopgConnector(
-            conninfo=conninfo(settings),
-            min_size=1,
-            max_size=settings.worker_concurrency + 4,
-            kwargs={"connect_timeout": 5},
-        )
-    else:
-        connector = SQLiteConnector(engine)
-    job_app = App(connector=connector)
+def make_connector(settings: Settings, engine: Engine) -> BaseConnector:
+    """The connector a worker uses: an async psycopg pool, or the SQLite engine."""
+    if not is_postgres(settings):
+        return SQLiteConnector(engine)
+    return PsycopgConnector(
+        conninfo=conninfo(settings),
+        min_size=1,
+        max_size=settings.worker_concurrency + 4,
+        kwargs={"connect_timeout": 5},
+    )
+
+
+def make_job_app(settings: Settings, engine: Engine, connector: BaseConnector | None = None) -> App:
+    """A procrastinate App for this database, every declared task registered on it. One per
+    process that runs jobs (procrastinate renames its built-in tasks at every App made)."""
+    job_app = App(connector=connector or make_connector(settings, engine))
     for spec in load_tasks().values():
         task = job_app.task(
             name=spec.name,
@@ -92,10 +95,11 @@ def make_job_app(settings: Settings, engine: Engine) -> App:
     return job_app
 
 
-def make_deferrer(settings: Settings, job_app: App) -> Deferrer:
-    """Deferring on the caller's connection: SQLite's connector as is; on Postgres a sync
-    connector that is never opened (it only ever uses the connection it is handed)."""
+def make_deferrer(settings: Settings, connector: BaseConnector) -> Deferrer:
+    """Deferring on the caller's connection: SQLite's connector as is (the one its worker
+    uses, so that worker hears of new jobs); on Postgres a sync connector that is never
+    opened (it only ever uses the connection it is handed)."""
     queues = {name: spec.queue for name, spec in load_tasks().items()}
-    if isinstance(job_app.connector, SQLiteConnector):
-        return Deferrer(job_app.job_manager, queues)
+    if isinstance(connector, SQLiteConnector):
+        return Deferrer(JobManager(connector), queues)
     return Deferrer(JobManager(SyncPsycopgConnector(conninfo=conninfo(settings))), queues)

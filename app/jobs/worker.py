@@ -11,13 +11,14 @@ from functools import partial
 from typing import Any
 
 from procrastinate import App
+from procrastinate.connector import BaseConnector
 from sqlalchemy import Engine
 
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker, writer
 from app.ingest.prepare import FetchContext
 from app.ingest.resources import open_fetch_context
-from app.jobs.engine import is_postgres, make_deferrer, make_job_app
+from app.jobs.engine import is_postgres, make_connector, make_deferrer, make_job_app
 from app.jobs.runtime import JobRuntime
 from app.jobs.stats import refresh_queue_gauges
 from app.observability import configure_logging
@@ -33,7 +34,7 @@ def runs_in_server(settings: Settings) -> bool:
 
 
 def make_runtime(
-    settings: Settings, engine: Engine, job_app: App, fetch: FetchContext
+    settings: Settings, engine: Engine, connector: BaseConnector, fetch: FetchContext
 ) -> JobRuntime:
     return JobRuntime(
         settings=settings,
@@ -41,7 +42,7 @@ def make_runtime(
         sessions=make_sessionmaker(engine),
         write_sessions=make_sessionmaker(writer(engine)),
         fetch=fetch,
-        deferrer=make_deferrer(settings, job_app),
+        deferrer=make_deferrer(settings, connector),
     )
 
 
@@ -78,7 +79,7 @@ def serve_worker(settings: Settings, concurrency: int) -> None:
     try:
         with open_fetch_context(settings, make_sessionmaker(engine)) as fetch:
             job_app = make_job_app(settings, engine)
-            work = make_runtime(settings, engine, job_app, fetch)
+            work = make_runtime(settings, engine, job_app.connector, fetch)
 
             async def main() -> None:
                 async with job_app.open_async():
@@ -91,18 +92,19 @@ def serve_worker(settings: Settings, concurrency: int) -> None:
 
 @asynccontextmanager
 async def jobs_in_server(state: Any, settings: Settings) -> AsyncIterator[None]:
-    """For the API's lifespan: `state.job_app` and `state.deferrer` (routes defer jobs);
-    and, when `runs_in_server`, a worker on the server's event loop until shutdown."""
-    state.job_app = make_job_app(settings, state.engine)
-    work = make_runtime(settings, state.engine, state.job_app, state.fetch_context)
+    """For the API's lifespan: `state.deferrer` (routes defer jobs); and, when
+    `runs_in_server`, a worker on the server's event loop until shutdown."""
+    connector = make_connector(settings, state.engine)
+    work = make_runtime(settings, state.engine, connector, state.fetch_context)
     state.deferrer = work.deferrer
     state.metrics_refreshers = [partial(refresh_queue_gauges, state.engine)]
     if not runs_in_server(settings):
         yield
         return
-    async with state.job_app.open_async():
+    job_app = make_job_app(settings, state.engine, connector)
+    async with job_app.open_async():
         task = asyncio.create_task(
-            state.job_app.run_worker_async(
+            job_app.run_worker_async(
                 name="in-server",
                 install_signal_handlers=False,  # uvicorn's: shutdown cancels the worker
                 additional_context={"runtime": work},
