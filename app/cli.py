@@ -142,16 +142,18 @@ def serve(settings: Settings) -> None:
 
 
 def _click_commands() -> dict[str, Any]:
-    """Commands written with click (`worker`, `feeds`); argparse hands them their arguments."""
+    """Commands written with click (`worker`, `feeds`, `jobs`); argparse hands them their
+    arguments."""
     from app.feeds.commands import feeds_command
+    from app.import_jobs.commands import jobs_command
     from app.jobs.commands import worker_command
 
-    return {"worker": worker_command, "feeds": feeds_command}
+    return {"worker": worker_command, "feeds": feeds_command, "jobs": jobs_command}
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if args_list and args_list[0] in ("worker", "feeds"):
+    if args_list and args_list[0] in ("worker", "feeds", "jobs"):
         command = _click_commands()[args_list[0]]
         command.main(args_list[1:], prog_name=f"news-archive {args_list[0]}")
         return
@@ -178,6 +180,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     add_keys_parser(commands)
     commands.add_parser("worker", help="run background jobs: feed polls, article fetches")
     commands.add_parser("feeds", help="list, add and poll feed subscriptions")
+    commands.add_parser("jobs", help="list, show and cancel background imports")
     args = parser.parse_args(args_list)
     settings = get_settings()
     if args.command == "migrate":

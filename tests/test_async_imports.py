@@ -7,6 +7,8 @@ No timing assertions: a gate on the site holds fetches until a test has seen wha
 
 import json
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -496,3 +498,33 @@ def test_a_taken_down_article_does_not_come_back_through_job_results(
     again = services.submit(ndjson([{"text": f"{secret}\n\nA body that was later withdrawn."}]))
     services.wait_status(again["id"], "done", timeout=120)
     assert [r["status"] for r in services.results(again["id"])] == ["deleted"]
+
+
+def test_the_jobs_command_lists_shows_and_cancels(start: Start, database_url: str) -> None:
+    services = start(workers=0)
+    first = services.submit(ndjson([{"text": "First\n\nThe first job's only article."}]))
+    second = services.submit(ndjson([{"text": f"Item {n}\n\nBody {n}."} for n in range(3)]))
+
+    def jobs(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "DATABASE_URL": database_url}
+        command = [sys.executable, "-m", "app", "jobs", *args]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+
+    listed = jobs("list")
+    assert listed.returncode == 0, listed.stderr
+    assert [json.loads(line)["id"] for line in listed.stdout.splitlines()] == [
+        second["id"],
+        first["id"],
+    ]
+    shown = jobs("show", str(second["id"]))
+    assert json.loads(shown.stdout)["items"] == 3
+    cancelled = jobs("cancel", str(first["id"]))
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert json.loads(cancelled.stdout)["status"] == "cancelled"
+    assert services.job(first["id"])["status"] == "cancelled"
+    again = jobs("cancel", str(first["id"]))
+    assert again.returncode == 1
+    assert "cancelled already" in again.stderr
+    assert [
+        json.loads(line)["id"] for line in jobs("list", "--status", "queued").stdout.split()
+    ] == [second["id"]]

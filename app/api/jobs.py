@@ -19,7 +19,7 @@ from app.api.errors import problem_responses
 from app.api.render import json_response
 from app.errors import NotFound
 from app.import_jobs.accept import accept_import
-from app.import_jobs.control import cancel_import
+from app.import_jobs.control import cancel_import, describe_jobs
 from app.job_schemas import JobPage, JobRead, JobResultPage, JobStatus
 from app.models import ImportJob
 from app.pagination import decode_cursor, encode_cursor
@@ -62,25 +62,6 @@ def _owner_filter(request: Request) -> str | None:
     return principal.owner
 
 
-def _described(session: Session, jobs: list[ImportJob]) -> list[dict[str, Any]]:
-    counts = ImportJobRepository(session).counts([job.id for job in jobs])
-    return [
-        {
-            "id": job.id,
-            "status": job.status,
-            "items": job.item_count,
-            "processed": sum(counts[job.id].values()),
-            "counts": counts[job.id],
-            "cancel_requested": job.cancel_requested,
-            "created_at": job.created_at,
-            "started_at": job.started_at,
-            "finished_at": job.finished_at,
-            "results": f"/v1/jobs/{job.id}/results",
-        }
-        for job in jobs
-    ]
-
-
 def _require(session: Session, request: Request, job_id: int) -> ImportJob:
     job = ImportJobRepository(session).get(job_id, _owner_filter(request))
     if job is None:
@@ -105,7 +86,7 @@ async def start_import_job(
     with state.sessions() as session:
         job = ImportJobRepository(session).get(job_id, None)
         assert job is not None
-        body = _described(session, [job])[0]
+        body = describe_jobs(session, [job])[0]
     headers = {"Location": f"/v1/jobs/{job_id}", "Preference-Applied": ASYNC}
     return json_response(JobRead, body, 202, headers)
 
@@ -131,7 +112,7 @@ def list_jobs(
         owner=_owner_filter(request), status=status, before_id=before, limit=limit
     )
     next_cursor = encode_cursor({"before": page.items[-1].id}) if page.has_more else None
-    items = _described(session, list(page.items))
+    items = describe_jobs(session, list(page.items))
     return json_response(JobPage, {"items": items, "next_cursor": next_cursor})
 
 
@@ -144,7 +125,7 @@ def list_jobs(
 def get_job(request: Request, job_id: JobId, session: ReadSession) -> Any:
     """The job's status, its counts so far and its timestamps."""
     job = _require(session, request, job_id)
-    return json_response(JobRead, _described(session, [job])[0])
+    return json_response(JobRead, describe_jobs(session, [job])[0])
 
 
 @router.get(
@@ -198,4 +179,4 @@ def cancel_job(request: Request, job_id: JobId, session: WriteSession) -> Respon
     """Cancel the items that have not started; 409 once the job has finished."""
     job = cancel_import(session, request.app.state.deferrer, job_id, _owner_filter(request))
     status = 200 if job.status == "cancelled" else 202
-    return json_response(JobRead, _described(session, [job])[0], status)
+    return json_response(JobRead, describe_jobs(session, [job])[0], status)

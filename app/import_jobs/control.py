@@ -1,6 +1,8 @@
-"""Cancelling an import job: its chunks that have not started are cancelled, with their
-tasks in the queue, in one transaction; chunks already running finish first."""
+"""Describing import jobs (for the API and the CLI), and cancelling one: its chunks that
+have not started are cancelled, with their tasks in the queue, in one transaction; chunks
+already running finish first."""
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -10,6 +12,26 @@ from app.jobs.defer import Deferrer
 from app.jobs.sqlite_connector import SQLiteConnector
 from app.models import ImportJob, utcnow
 from app.repositories.import_jobs import FINISHED, ImportJobRepository
+
+
+def describe_jobs(session: Session, jobs: Sequence[ImportJob]) -> list[dict[str, Any]]:
+    """Each job with its counts so far, in the shape of `JobRead`."""
+    counts = ImportJobRepository(session).counts([job.id for job in jobs])
+    return [
+        {
+            "id": job.id,
+            "status": job.status,
+            "items": job.item_count,
+            "processed": sum(counts[job.id].values()),
+            "counts": counts[job.id],
+            "cancel_requested": job.cancel_requested,
+            "created_at": job.created_at,
+            "started_at": job.started_at,
+            "finished_at": job.finished_at,
+            "results": f"/v1/jobs/{job.id}/results",
+        }
+        for job in jobs
+    ]
 
 
 def cancel_import(
