@@ -19,6 +19,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, text
 
+from app.import_jobs.chunks import GAVE_UP
 from tests.conftest import HTTP_TIMEOUT, KeyMaker, LiveServer, bearer
 from tests.job_workers import FAST_JOBS, Worker, wait_for
 
@@ -528,3 +529,32 @@ def test_the_jobs_command_lists_shows_and_cancels(start: Start, database_url: st
     assert [
         json.loads(line)["id"] for line in jobs("list", "--status", "queued").stdout.split()
     ] == [second["id"]]
+
+
+def test_a_chunk_whose_task_is_gone_ends_with_error_results(start: Start, db: Engine) -> None:
+    """A chunk task that failed for good without recording it (say the database was down at
+    its last attempt) must not leave its job running for ever: the upkeep gives its items
+    error results and the job ends `failed`."""
+    services = start(workers=0)
+    job = services.submit(
+        ndjson([{"text": f"Item {n}\n\nThe body of item {n}."} for n in range(150)])
+    )
+    with db.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE procrastinate_jobs SET status = 'failed' WHERE id ="
+                " (SELECT min(id) FROM procrastinate_jobs WHERE task_name = 'imports:chunk')"
+            )
+        )
+    if POSTGRES:
+        services.add_worker()
+    else:
+        services.env["WORKER_IN_SERVER"] = "1"
+        services.restart_server()
+    failed = services.wait_status(job["id"], "failed", timeout=300)
+    assert failed["counts"]["created"] == 50
+    assert failed["counts"]["error"] == 100
+    results = services.results(job["id"])
+    assert [r["index"] for r in results] == list(range(150))
+    assert {r["error"] for r in results[:100]} == {GAVE_UP}
+    assert scalar(db, "SELECT count(*) FROM article") == 50

@@ -99,16 +99,23 @@ def _claim(write_sessions: sessionmaker[Session], chunk_id: int) -> Claimed | No
 
 
 def _give_up(write_sessions: sessionmaker[Session], claimed: Claimed, chunk_id: int) -> None:
-    """An error result for each item still without one (the chunk's last attempt failed)."""
     with session_scope(write_sessions) as session:
-        repo = ImportJobRepository(session)
-        chunk = repo.get_chunk(chunk_id)
-        left = [position for position, _ in repo.pending(chunk)] if chunk else []
-        failed = [
-            {"position": p, "status": "error", "article_id": None, "error": GAVE_UP} for p in left
-        ]
-        repo.record(claimed.job_id, failed)
-        repo.recount_range(claimed.job_id, chunk_id, claimed.first, claimed.count)
+        give_up(session, chunk_id)
+
+
+def give_up(session: Session, chunk_id: int) -> None:
+    """An error result for each item of the chunk still without one (its last attempt
+    failed, or its task is gone), then the chunk failed."""
+    repo = ImportJobRepository(session)
+    chunk = repo.get_chunk(chunk_id)
+    if chunk is None:
+        return
+    left = [position for position, _ in repo.pending(chunk)]
+    failed = [
+        {"position": p, "status": "error", "article_id": None, "error": GAVE_UP} for p in left
+    ]
+    repo.record(chunk.job_id, failed)
+    repo.recount_range(chunk.job_id, chunk_id, chunk.first_position, chunk.item_count)
 
 
 def _finish(write_sessions: sessionmaker[Session], chunk_id: int, status: str) -> None:

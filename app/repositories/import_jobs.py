@@ -10,10 +10,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    String,
+    Table,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from app.models import ImportChunk, ImportItem, ImportJob
+from app.repositories.jobs import JOB_TABLE
 
 COUNT_NAMES = ("created", "duplicate", "updated", "unchanged", "deleted", "error")
 FINISHED = ("done", "failed", "cancelled")
@@ -248,7 +260,7 @@ class ImportJobRepository:
             return None
         self.session.execute(
             update(ImportChunk)
-            .where(ImportChunk.id == chunk_id, ImportChunk.status == "running")
+            .where(ImportChunk.id == chunk_id, ImportChunk.status.in_(("queued", "running")))
             .values(status=status, finished_at=now)
         )
         return self._settle(job, now)
@@ -314,3 +326,15 @@ class ImportJobRepository:
         for job_id in ids:
             self.discard(job_id)
         return len(ids)
+
+    def orphaned_chunks(self) -> list[int]:
+        """Chunks still queued or running whose task is no longer in the queue to run them
+        (it failed for good without recording so, or was removed): ids."""
+        live = select(JOB_TABLE.c.id).where(
+            JOB_TABLE.c.id == ImportChunk.queue_job_id,
+            cast(JOB_TABLE.c.status, String).in_(("todo", "doing")),
+        )
+        query = select(ImportChunk.id).where(
+            ImportChunk.status.in_(("queued", "running")), ~live.exists()
+        )
+        return list(self.session.scalars(query.limit(1000)))
