@@ -324,6 +324,7 @@ class FeedEntry(Base):
         Index("ix_feed_entry_feed_id_article_id", "feed_id", "article_id"),
         Index("ix_feed_entry_url_key", "url_key"),
         Index("ix_feed_entry_article_id", "article_id"),
+        Index("ix_feed_entry_status_first_seen_at", "status", "first_seen_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -2,6 +2,7 @@
 commits, queueing locks, and a real `python -m app worker` process running them."""
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
@@ -82,3 +83,38 @@ def test_jobs_run_in_the_server_on_sqlite_only_unless_set() -> None:
     assert not runs_in_server(Settings(database_url=postgres, worker_in_server=None))
     assert runs_in_server(Settings(database_url=postgres, worker_in_server=True))
     assert not runs_in_server(Settings(database_url=sqlite, worker_in_server=False))
+
+
+def test_entries_left_without_a_fetch_job_get_one_once(queue: Engine, settings: Settings) -> None:
+    """An entry whose URL another feed's fetch job took before the entry was committed is
+    found by the scheduler's sweep and queued, once."""
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from app.feeds.tasks import _requeue_stranded
+    from app.models import Feed, FeedEntry, utcnow
+
+    now = utcnow()
+    with session_scope(make_sessionmaker(queue)) as session:
+        feed = Feed(url="http://127.0.0.1/f", url_key="127.0.0.1/f", next_poll_at=now)
+        session.add(feed)
+        session.flush()
+        for minutes, path in ((20, "old"), (1, "new")):
+            session.add(
+                FeedEntry(
+                    feed_id=feed.id,
+                    url=f"http://127.0.0.1/{path}",
+                    url_key=f"127.0.0.1/{path}",
+                    first_seen_at=now - timedelta(minutes=minutes),
+                )
+            )
+    work: Any = SimpleNamespace(deferrer=make_deferrer(settings, make_connector(settings, queue)))
+    for _ in range(2):
+        with session_scope(make_sessionmaker(queue)) as session:
+            _requeue_stranded(work, session, now)
+    with queue.connect() as conn:
+        jobs = conn.execute(
+            text("SELECT args FROM procrastinate_jobs WHERE task_name = 'feeds:fetch'")
+        ).all()
+    assert len(jobs) == 1
+    assert "127.0.0.1/old" in str(jobs[0].args)

@@ -8,6 +8,7 @@ Each insert runs in a SAVEPOINT: a queueing lock already taken (a job of the sam
 waiting) is then an expected answer, `None`, and leaves the caller's transaction usable.
 """
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -64,7 +65,10 @@ class Deferrer:
         return job_id
 
     def defer_many(
-        self, session: Session, task: str, jobs_args: list[tuple[dict[str, Any], str | None]]
+        self,
+        session: Session,
+        task: str,
+        jobs_args: Sequence[tuple[dict[str, Any], str | None]],
     ) -> int:
         """Defer one job per (args, key): `key` is both the lock and the queueing lock of
         the job. One insert for the lot; if a key is still queued, one at a time instead.

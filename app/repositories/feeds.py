@@ -213,6 +213,20 @@ class FeedEntryRepository:
                 .values(status=status, article_id=article_id, error=error)
             )
 
+    def stranded(self, seen_after: datetime, seen_before: datetime, limit: int) -> list[str]:
+        """URLs of entries still waiting for their article, first seen in this window."""
+        query = (
+            select(FeedEntry.url)
+            .where(
+                FeedEntry.status == "pending",
+                FeedEntry.first_seen_at > seen_after,
+                FeedEntry.first_seen_at < seen_before,
+            )
+            .order_by(FeedEntry.first_seen_at)
+            .limit(limit)
+        )
+        return list(dict.fromkeys(self.session.scalars(query)))
+
     def count_by_status(self, feed_id: int) -> dict[str, int]:
         query = (
             select(FeedEntry.status, func.count())

@@ -124,10 +124,14 @@ def upgrade() -> None:
             "ix_feed_entry_feed_id_article_id", ["feed_id", "article_id"], unique=False
         )
         batch_op.create_index("ix_feed_entry_url_key", ["url_key"], unique=False)
+        batch_op.create_index(
+            "ix_feed_entry_status_first_seen_at", ["status", "first_seen_at"], unique=False
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("feed_entry", schema=None) as batch_op:
+        batch_op.drop_index("ix_feed_entry_status_first_seen_at")
         batch_op.drop_index("ix_feed_entry_url_key")
         batch_op.drop_index("ix_feed_entry_feed_id_article_id")
         batch_op.drop_index("ix_feed_entry_article_id")
