@@ -12,7 +12,8 @@ from collections.abc import AsyncIterable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import ReadSession, WriteSession
 from app.api.errors import problem_responses
@@ -83,12 +84,16 @@ async def start_import_job(
         chunk_size=state.settings.import_chunk_size,
         check=lambda: authenticate_again(request.scope),
     )
-    with state.sessions() as session:
-        job = ImportJobRepository(session).get(job_id, None)
-        assert job is not None
-        body = describe_jobs(session, [job])[0]
+    body = await run_in_threadpool(_describe_new, state.sessions, job_id)
     headers = {"Location": f"/v1/jobs/{job_id}", "Preference-Applied": ASYNC}
     return json_response(JobRead, body, 202, headers)
+
+
+def _describe_new(sessions: sessionmaker[Session], job_id: int) -> dict[str, Any]:
+    with sessions() as session:
+        job = ImportJobRepository(session).get(job_id, None)
+        assert job is not None
+        return describe_jobs(session, [job])[0]
 
 
 @router.get(
