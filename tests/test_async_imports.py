@@ -558,3 +558,21 @@ def test_a_chunk_whose_task_is_gone_ends_with_error_results(start: Start, db: En
     assert [r["index"] for r in results] == list(range(150))
     assert {r["error"] for r in results[:100]} == {GAVE_UP}
     assert scalar(db, "SELECT count(*) FROM article") == 50
+
+
+def test_an_idempotency_key_replays_the_same_job(start: Start, db: Engine) -> None:
+    services = start(workers=0)
+    body = ndjson([{"text": "Once\n\nAn import sent twice with one Idempotency-Key."}])
+    key = {"Idempotency-Key": "nightly-2026-12-07"}
+    first = services.submit(body, key)
+    replayed = httpx.post(
+        f"{services.url}/v1/imports", content=body, headers={**NDJSON, **ASYNC, **key}
+    )
+    assert replayed.status_code == 202
+    assert replayed.headers["idempotent-replayed"] == "true"
+    assert replayed.headers["preference-applied"] == "respond-async"
+    assert replayed.json()["id"] == first["id"]
+    # without Prefer it is another request (it would import at once): not a replay
+    synchronous = httpx.post(f"{services.url}/v1/imports", content=body, headers={**NDJSON, **key})
+    assert synchronous.status_code == 422
+    assert scalar(db, "SELECT count(*) FROM import_job") == 1
