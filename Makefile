@@ -37,22 +37,29 @@ run: install
 test: install
 	$(PY) -m pytest
 
+# ruff (style), lint-imports (the layers: [tool.importlinter] in pyproject.toml), mypy (strict
+# on app/, with the pydantic plugin: [tool.mypy]).
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
 # Every benchmark in bench/, at sizes that finish in a few minutes on 2 cores (each script
-# run without arguments gives the full-size figures of the README). SQLite only; with
+# run without arguments gives the full-size figures of docs/benchmarks.md; feed_parsers.py
+# adds feedparser's rows once the bench extra is installed: .venv/bin/pip install -e
+# '.[bench]'). SQLite only; with
 # BENCH_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres the two that
 # support it also run on a fresh database made (and dropped) on that server.
 bench: install
 	$(PY) bench/import_throughput.py --articles 2000 --ndjson 10000
 	$(PY) bench/extraction.py --repeat 1
 	$(PY) bench/neardup.py --synthetic 100
+	$(PY) bench/feed_parsers.py --repeat 1
 	$(PY) bench/archive_scale.py --articles 5000 $(if $(BENCH_POSTGRES_URL),--postgres-url '$(BENCH_POSTGRES_URL)')
 	$(PY) bench/load.py --duration 10 --warmup 2 --preload 2000
 	$(if $(BENCH_POSTGRES_URL),$(PY) bench/load.py --duration 10 --warmup 2 --preload 2000 --postgres-url '$(BENCH_POSTGRES_URL)')

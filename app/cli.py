@@ -1,7 +1,10 @@
-"""Command line: `python -m app migrate | import PATH... | export FILE | serve` (also
-`news-archive ...`)."""
+"""The command line, `news-archive` (also `python -m app`): click commands over the same
+ingest, export and server code the API uses.
 
-import argparse
+A command group defined in another module (`app.security.commands.keys`, say) joins with
+one `cli.add_command(...)` line at the end of this file; `news-archive --help` then lists it.
+"""
+
 import asyncio
 import json
 import sys
@@ -12,19 +15,102 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, TextIO
 
+import click
 from anyio.to_thread import run_sync
 from tqdm import tqdm
 
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, writer
 from app.exporting import Format, lines
+from app.feeds.commands import feeds_command
+from app.import_jobs.commands import jobs_command
 from app.import_sources import STDIN, Sourced, collect_files, sourced_items
 from app.ingest import Outcome
 from app.ingest.batch import Importer, new_counts, tally
 from app.ingest.resources import open_fetch_context, open_prepare_pool
+from app.jobs.commands import worker_command
 from app.parsing.urls import url_domain
 from app.repositories import ArticleRepository, Filters
-from app.security.commands import add_keys_parser, refuse_unsafe_bind, run_keys
+from app.security.commands import keys, refuse_unsafe_bind
+
+NO_PROGRESS = click.option("--no-progress", is_flag=True, help="Show no progress bar.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """The news archive: text, HTML and URLs in, normalized articles out.
+
+    Settings come from environment variables or a .env file (DATABASE_URL, HOST, PORT, ...;
+    the README lists them all). Each command's --help tells more.
+    """
+
+
+@cli.command("migrate")
+def migrate_command() -> None:
+    """Bring DATABASE_URL's schema to the latest migration."""
+    migrate(get_settings())
+
+
+@cli.command("import", short_help="Import files, folders or stdin; exit 1 if any item failed.")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@NO_PROGRESS
+def import_command(paths: tuple[Path, ...], no_progress: bool) -> None:
+    """Import PATHS: NDJSON (.ndjson, .jsonl: one item a line), HTML (.html, .htm, or
+    anything that sniffs as HTML) and seed-text files, folders (searched recursively), or -
+    for stdin. URL items are fetched, as the API does.
+
+    Each failed item goes to stderr as `path:line: error`, then the counts to stdout as JSON;
+    the exit status is 1 if any item failed.
+    """
+    counts = import_paths(get_settings(), paths, progress=not no_progress)
+    click.echo(json.dumps(counts))
+    if counts["error"]:
+        raise SystemExit(1)
+
+
+@cli.command("export", short_help="Export the archive to a JSONL or CSV file (- for stdout).")
+@click.argument("output", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "csv"]),
+    default="jsonl",
+    show_default=True,
+    help="jsonl: import items, one a line; csv: for spreadsheets.",
+)
+@click.option("--source", help="Only articles credited to this source, e.g. Reuters.")
+@click.option("--language", help="Only articles in this language, e.g. en.")
+@click.option("--domain", help="Only articles from this site, e.g. example.com.")
+@NO_PROGRESS
+def export_command(
+    output: Path,
+    fmt: Format,
+    source: str | None,
+    language: str | None,
+    domain: str | None,
+    no_progress: bool,
+) -> None:
+    """Export the archive (filtered) to OUTPUT, a file, or - for stdout, streamed.
+
+    A summary line goes to stdout, or to stderr when the articles do.
+    """
+    domain = (url_domain(domain) or domain.lower()) if domain else None
+    filters = Filters(source=source, language=language, domain=domain)
+    count = export(get_settings(), output, fmt, filters, not no_progress)
+    summary = json.dumps({"exported": count, "file": str(output)})
+    click.echo(summary, err=str(output) == STDIN)
+
+
+@cli.command("serve", short_help="Migrate, then serve the API on HOST:PORT.")
+def serve_command() -> None:
+    """Migrate, then serve the API on HOST:PORT, the environment settings (default
+    127.0.0.1:8000). While no API key exists, a HOST that is not loopback is refused (exit
+    status 1): create a key first (`news-archive keys create`).
+    """
+    settings = get_settings()
+    migrate(settings)
+    refuse_unsafe_bind(settings)  # no key and not loopback: exit before binding
+    serve(settings)
 
 
 def migrate(settings: Settings) -> None:
@@ -52,6 +138,7 @@ def import_paths(
     """Import files (or stdin) through the batch pipeline the API uses: one transaction per
     IMPORT_CHUNK_SIZE items, URL items fetched. Each failed item is reported on stderr as
     `where: error`; returns the counts."""
+    files = collect_files(paths)  # a missing one exits before anything starts
     engine = make_engine(settings)
     counts = new_counts()
     whence: deque[str] = deque()  # where the items in flight came from, oldest first
@@ -73,7 +160,7 @@ def import_paths(
             importer = Importer(
                 make_sessionmaker(writer(engine)), context, pool, settings.import_chunk_size
             )
-            sources = sourced_items(collect_files(paths))
+            sources = sourced_items(files)
             asyncio.run(importer.run(_fed(sources, whence, settings.import_chunk_size), report))
     finally:
         engine.dispose()
@@ -141,64 +228,13 @@ def serve(settings: Settings) -> None:
     )
 
 
-def _click_commands() -> dict[str, Any]:
-    """Commands written with click (`worker`, `feeds`, `jobs`); argparse hands them their
-    arguments."""
-    from app.feeds.commands import feeds_command
-    from app.import_jobs.commands import jobs_command
-    from app.jobs.commands import worker_command
-
-    return {"worker": worker_command, "feeds": feeds_command, "jobs": jobs_command}
-
-
 def main(argv: Sequence[str] | None = None) -> None:
-    args_list = list(sys.argv[1:] if argv is None else argv)
-    if args_list and args_list[0] in ("worker", "feeds", "jobs"):
-        command = _click_commands()[args_list[0]]
-        command.main(args_list[1:], prog_name=f"news-archive {args_list[0]}")
-        return
-    parser = argparse.ArgumentParser(prog="news-archive", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("migrate", help="apply database migrations")
-    load = commands.add_parser(
-        "import",
-        help="import NDJSON (.ndjson, .jsonl), HTML (.html, .htm) and seed-text files, folders, "
-        "or - for stdin; exits with 1 if any item failed",
-    )
-    load.add_argument("paths", nargs="+", type=Path)
-    load.add_argument("--no-progress", action="store_true", help="no progress bar")
-    dump = commands.add_parser(
-        "export", help="export articles to a JSONL or CSV file (- for stdout)"
-    )
-    dump.add_argument("output", type=Path)
-    dump.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
-    dump.add_argument("--source")
-    dump.add_argument("--language")
-    dump.add_argument("--domain")
-    dump.add_argument("--no-progress", action="store_true", help="no progress bar")
-    commands.add_parser("serve", help="migrate, then serve the API on HOST:PORT")
-    add_keys_parser(commands)
-    commands.add_parser("worker", help="run background jobs: feed polls, article fetches")
-    commands.add_parser("feeds", help="list, add and poll feed subscriptions")
-    commands.add_parser("jobs", help="list, show and cancel background imports")
-    args = parser.parse_args(args_list)
-    settings = get_settings()
-    if args.command == "migrate":
-        migrate(settings)
-    elif args.command == "import":
-        counts = import_paths(settings, args.paths, progress=not args.no_progress)
-        print(json.dumps(counts))
-        if counts["error"]:
-            raise SystemExit(1)
-    elif args.command == "export":
-        domain = (url_domain(args.domain) or args.domain.lower()) if args.domain else None
-        filters = Filters(source=args.source, language=args.language, domain=domain)
-        count = export(settings, args.output, args.format, filters, not args.no_progress)
-        summary = json.dumps({"exported": count, "file": str(args.output)})
-        print(summary, file=sys.stderr if str(args.output) == STDIN else sys.stdout)
-    elif args.command == "keys":
-        run_keys(settings, args)
-    elif args.command == "serve":
-        migrate(settings)
-        refuse_unsafe_bind(settings)  # no key and not loopback: exit before binding
-        serve(settings)
+    """The console script: run the command in `argv` (default: the process's arguments)."""
+    cli.main(args=list(argv) if argv is not None else None)
+
+
+# Command groups defined elsewhere, one line each.
+cli.add_command(keys)
+cli.add_command(worker_command)
+cli.add_command(feeds_command)
+cli.add_command(jobs_command)

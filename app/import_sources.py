@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from app.errors import InvalidInput
-from app.fetching.body import looks_like_html
+from app.fetching.response_bytes import looks_like_html
 
 JSON_LINES_SUFFIXES = frozenset({".ndjson", ".jsonl"})
 HTML_SUFFIXES = frozenset({".html", ".htm"})

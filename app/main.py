@@ -10,7 +10,8 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
-from pydantic.json_schema import models_json_schema
+from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from app import __version__
 from app.api import archive, articles, export, feeds, health, imports, jobs, listing, revisions
@@ -18,14 +19,16 @@ from app.api.deps import check_query_string
 from app.api.docs import add_security_scheme, install_docs
 from app.api.errors import install_error_handlers, problem_responses
 from app.api.examples import add_problem_examples
+from app.api.middleware import install_middleware
+from app.api.middleware.openapi import document_security
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, writer
+from app.import_jobs.stats import refresh_import_gauges
 from app.ingest.resources import open_fetch_context, open_prepare_pool
 from app.jobs.worker import jobs_in_server
-from app.observability import install_observability
-from app.observability.imports import refresh_import_gauges
+from app.observability import record_fetch_failure
 from app.schemas import ArticleIn, ImportRequest, ImportResponse, Problem
-from app.security import check_startup, document_security, install_security
+from app.security import check_startup
 
 SWITCH_INTERVAL = 0.001  # seconds; CPython's default is 0.005
 
@@ -50,7 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.write_sessions = make_sessionmaker(writer(engine))
         resources = ExitStack()
         app.state.fetch_context = resources.enter_context(
-            open_fetch_context(settings, app.state.sessions)
+            open_fetch_context(settings, app.state.sessions, record_fetch_failure)
         )
         background = AsyncExitStack()
         # the job queue (state.job_app, state.deferrer), and on SQLite its worker
@@ -88,8 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    install_observability(app, settings)
-    install_security(app, settings)
+    install_middleware(app, settings)
     install_docs(app)
     for module in (listing, articles, revisions, archive, imports, jobs, export, feeds, health):
         app.include_router(module.router)
@@ -117,7 +119,9 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     schema = get_openapi(
         title=app.title, version=app.version, description=app.description, routes=app.routes
     )
-    models = [(m, "validation") for m in (ArticleIn, ImportRequest)]
+    models: list[tuple[type[BaseModel], JsonSchemaMode]] = [
+        (m, "validation") for m in (ArticleIn, ImportRequest)
+    ]
     models += [(m, "serialization") for m in (ImportResponse, Problem)]
     _, defs = models_json_schema(models, ref_template="#/components/schemas/{model}")
     schema.setdefault("components", {}).setdefault("schemas", {}).update(defs["$defs"])

@@ -1,7 +1,7 @@
 """SQLAlchemy models: articles, the sources they credit, and their related links."""
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -15,6 +15,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -56,6 +57,9 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    # Every model here maps one Table (no joined or custom selectables): say so for mypy,
+    # which otherwise sees the declarative default, any FromClause.
+    __table__: ClassVar[Table]
 
 
 class Source(Base):

@@ -41,7 +41,7 @@ from functools import cache, cached_property
 
 import numpy as np
 
-from app.parsing.normalize import stream_safe
+from app.text.normalize import stream_safe
 
 _U64 = np.uint64
 _MASK64 = (1 << 64) - 1

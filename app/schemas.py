@@ -13,8 +13,8 @@ from pydantic import (
     model_validator,
 )
 
-from app.parsing.extractors import HTML_EXTRACTOR
-from app.parsing.normalize import clean_line, content_hash
+from app.extractors import HTML_EXTRACTOR
+from app.text.normalize import clean_line, content_hash
 
 MAX_URL = 2048
 MAX_HEADLINE = 1000

@@ -19,7 +19,7 @@ database in the URL is only used to connect). Per database it prints:
    untimed pass over the same requests): a two-word search, top 20 by rank, of common
    words (each in 15-45 % of articles) with a different pair each time; listing page 1 and
    page 500 (limit 50; page 500 by its keyset cursor); one article by a random id.
-3. the floor: the ranked top-20 SQL that app/search.py runs, same word pairs, straight on
+3. the floor: the ranked top-20 SQL of app/search/repository.py, same word pairs, straight on
    the service's database (sqlite3 / psycopg, no service). Each search through HTTP is
    followed by its floor query, and page 1 requests alternate with page 500 ones, so that
    the load of other processes on a shared machine weighs on both sides of each ratio.
@@ -72,8 +72,9 @@ from app.ingest.store import article_row, link_rows
 from app.models import utcnow
 from app.neardup import DEFAULT as NEAR_DUPLICATES
 from app.neardup import Signature
-from app.parsing.query import parse_query, to_fts5, to_tsquery
 from app.repositories import source_key
+from app.search.engines import to_fts5, to_tsquery
+from app.search.query import parse_query
 
 SAMPLES = 200
 PAGE_SIZE = 50
@@ -91,8 +92,8 @@ SQLITE_PRAGMAS = (
     "PRAGMA cache_size=-65536",
     "PRAGMA wal_autocheckpoint=10000",
 )
-# The ranked query of app/search.py as SQLAlchemy compiles it (the service also fetches
-# snippets and the 20 articles; those are the service's cost, not the floor's).
+# The ranked query of app/search/repository.py as SQLAlchemy compiles it (the service also
+# fetches snippets and the 20 articles; those are the service's cost, not the floor's).
 # (With no filter the service reads the FTS5 index alone, without joining `article`.)
 SQLITE_RANKED = """SELECT anon_1.id, anon_1.score
 FROM (SELECT article_fts.rowid AS id, -bm25(article_fts, 4.0, 1.0) AS score

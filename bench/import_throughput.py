@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import ArticleMaker
 from util import Server, migrate
 
-from app.parsing.normalize import content_hash
 from app.parsing.seed_text import parse_seed_text
+from app.text.normalize import content_hash
 
 
 def through_service(texts: list[str], batch: int, workdir: Path, in_flight: int) -> float:

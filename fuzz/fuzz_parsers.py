@@ -14,11 +14,12 @@ import atheris
 
 with atheris.instrument_imports(include=["app"]):
     from app.errors import InvalidInput, Unprocessable
-    from app.parsing import normalize
     from app.parsing.html import extract_article
-    from app.parsing.query import parse_query, to_fts5, to_tsquery
     from app.parsing.seed_text import parse_seed_text
     from app.parsing.urls import normalize_url, url_domain
+    from app.search.engines import to_fts5, to_tsquery
+    from app.search.query import parse_query
+    from app.text import normalize
 
 CHARSETS = [None, "utf-8", "latin-1", "utf-16", "cp1252", "bogus"]
 

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from starlette.requests import Request
 
-from app.api.body import lines
+from app.api.request_bodies import lines
 from app.errors import InvalidInput, PayloadTooLarge, Unprocessable
 from app.neardup import DEFAULT as NEAR_DUPLICATES
 from app.parsing import charsets
@@ -31,11 +31,11 @@ from app.parsing.html.credits import closing_credit_wire
 from app.parsing.html.links import LinkIndex
 from app.parsing.html.page import load_page
 from app.parsing.jsondoc import parse_json
-from app.parsing.normalize import normalize_body, stream_safe
-from app.parsing.query import parse_query
 from app.parsing.seed_text import parse_seed_text
-from app.parsing.snippets import snippet, stemmer
 from app.parsing.urls import normalize_url
+from app.search.query import parse_query
+from app.search.snippets import snippet, stemmer
+from app.text.normalize import normalize_body, stream_safe
 
 GROWTH = 8
 MAX_RATIO = 12

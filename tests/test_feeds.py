@@ -3,7 +3,10 @@ and (Postgres) `python -m app worker` processes, or (SQLite) the server's own in
 worker, polling a loopback publisher built from the feed corpus."""
 
 import itertools
+import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -139,6 +142,11 @@ def test_subscribe_poll_store_with_provenance_then_a_conditional_poll(
         assert conn.execute(text("SELECT count(*) FROM article")).scalar() == len(pages)
     assert all(len(site.requests_to(p.removeprefix(site.base))) == 1 for p in pages)
 
+    metrics = httpx.get(services.url + "/metrics", timeout=HTTP_TIMEOUT).text
+    assert 'feeds{state="active"} 1.0' in metrics
+    assert 'jobs{status="succeeded"}' in metrics
+    assert "job_queue_depth" in metrics or 'jobs{status="todo"} 0.0' in metrics
+
 
 def test_a_failing_feed_backs_off_stays_visible_and_recovers(site: FeedSite, start: Start) -> None:
     feed_url, pages = site.corpus_feed("sitemap-news-shinpaideshou-2017.xml", "/news.xml")
@@ -146,10 +154,11 @@ def test_a_failing_feed_backs_off_stays_visible_and_recovers(site: FeedSite, sta
     feed_id = services.subscribe(feed_url)["feeds"][0]["id"]
     wait_for(lambda: services.feed(feed_id)["articles_created"] == len(pages), "the first poll")
 
+    before = len(site.requests_to("/news.xml"))
     site.failures["/news.xml"] = Failure(500)
     failing = wait_for(
-        lambda: (f := services.feed(feed_id))["error_count"] >= 3 and f,
-        "three failed polls in a row",
+        lambda: (f := services.feed(feed_id))["error_count"] >= 4 and f,
+        "four failed polls in a row",
     )
     assert failing["last_status"] == 500
     assert "HTTP 500" in failing["last_error"]
@@ -157,9 +166,9 @@ def test_a_failing_feed_backs_off_stays_visible_and_recovers(site: FeedSite, sta
     assert [e["status"] for e in failing["recent_errors"][:3]] == [500, 500, 500]
     listed = services.get("/v1/feeds", failing=True)["items"]
     assert [f["id"] for f in listed] == [feed_id]
-    # each wait at least doubles (1 s, 2 s, 4 s: the exponential backoff, capped)
-    hits = [h.at for h in site.requests_to("/news.xml")][1:4]
-    assert hits[2] - hits[1] >= 1.9
+    # after the third failure in a row the next poll waits 4 s (1 s, 2 s, 4 s, capped)
+    failed = [h.at for h in site.requests_to("/news.xml")][before : before + 4]
+    assert failed[3] - failed[2] >= 3.9
 
     del site.failures["/news.xml"]
     recovered = wait_for(
@@ -290,6 +299,31 @@ def test_host_politeness_holds_across_workers(site: FeedSite, start: Start) -> N
     # a second between the workers' leases on the host; a request leaves a moment after
     # its lease (a first fetch reads robots.txt before), so allow half of it
     assert min(gaps) >= 0.5, gaps
+
+
+def test_the_feeds_command(site: FeedSite, database_url: str, db: Engine) -> None:
+    """`python -m app feeds add | list | poll | host`: real processes on the test database."""
+    feed_url, _ = site.corpus_feed("rss2-huffpost-canada-2017.xml", "/huff.xml")
+    env = {**os.environ, **FAST_JOBS, "DATABASE_URL": database_url}
+
+    def run(*args: str) -> list[dict[str, Any]]:
+        done = subprocess.run(
+            [sys.executable, "-m", "app", "feeds", *args],
+            env=env, capture_output=True, text=True, timeout=HTTP_TIMEOUT, check=True,
+        )  # fmt: skip
+        return [json.loads(line) for line in done.stdout.splitlines()]
+
+    added = run("add", feed_url)
+    assert [(a["url"], a["created"]) for a in added] == [(feed_url, True)]
+    assert run("add", feed_url)[0]["created"] is False
+    listed = run("list")
+    assert [(f["id"], f["url"], f["state"]) for f in listed] == [
+        (added[0]["id"], feed_url, "active")
+    ]
+    assert run("poll", str(added[0]["id"])) == [{"id": added[0]["id"], "queued": False}]
+    assert run("host", "news.example", "--concurrency", "3")[0]["concurrency"] == 3
+    with db.begin() as conn:
+        conn.execute(text("DELETE FROM procrastinate_jobs"))
 
 
 @pytest.mark.skipif(not POSTGRES, reason="workers in separate processes need Postgres")

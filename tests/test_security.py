@@ -16,10 +16,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, text
 
 import app.cli
+from app.api.middleware import auth
 from app.config import Settings
 from app.main import create_app
 from app.models import ApiKey
-from app.security import auth
 from app.security.commands import refuse_unsafe_bind
 from tests.conftest import ROOT, KeyMaker, bearer, seed_text
 
@@ -123,9 +123,12 @@ def test_serve_binds_loopback_without_keys_and_anything_with_one(
     db: Engine, settings: Settings, make_key: KeyMaker
 ) -> None:
     for host in ("127.0.0.1", "localhost", "::1", "127.0.0.2"):
-        refuse_unsafe_bind(settings.model_copy(update={"host": host}))
+        assert refuse_unsafe_bind(settings.model_copy(update={"host": host})) is None  # serves
+    public = settings.model_copy(update={"host": "0.0.0.0"})
+    with pytest.raises(SystemExit, match=r"refusing to serve on 0\.0\.0\.0"):
+        refuse_unsafe_bind(public)
     make_key("read")
-    refuse_unsafe_bind(settings.model_copy(update={"host": "0.0.0.0"}))
+    assert refuse_unsafe_bind(public) is None  # the same command now serves
 
 
 # Keys and scopes

@@ -3,8 +3,8 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.parsing.query import parse_query
-from app.parsing.snippets import snippet, stemmer
+from app.search.query import parse_query
+from app.search.snippets import snippet, stemmer
 
 PORTER = stemmer("porter")
 BODY = (

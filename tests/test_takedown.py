@@ -8,9 +8,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, insert, select
 
+from app.api.middleware.idempotency_records import Capture, request_hasher, settle
 from app.db import make_sessionmaker
 from app.models import Article, IdempotencyRecord, utcnow
-from app.security.idempotency_records import Capture, request_hasher, settle
 from tests.conftest import KeyMaker, bearer
 
 ARTICLE = {"headline": "Minister resigns over leak", "body": "The minister resigned on Monday."}

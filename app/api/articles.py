@@ -5,18 +5,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from app.api.body import decode_text, is_json, media_type, read_limited
 from app.api.deps import ArticleId, FetchCtx, ReadSession, Restore, WriteSession
 from app.api.errors import problem_responses
+from app.api.middleware.idempotency_records import shows_article
 from app.api.render import json_response
-from app.errors import AppError, Conflict, Gone, NotFound, UnsupportedMediaType
-from app.ingest import Outcome, prepare, store
+from app.api.request_bodies import decode_text, is_json, media_type, read_limited
+from app.errors import NotFound, UnsupportedMediaType
+from app.ingest import Outcome, prepare_one, store_one
 from app.ingest import delete_article as ingest_delete
 from app.observability import record_ingest
 from app.parsing.jsondoc import parse_json
 from app.repositories import ArticleRepository
 from app.schemas import SEED_EXAMPLE, ArticleIn, ArticleRead
-from app.security.idempotency_records import shows_article
 
 router = APIRouter(prefix="/v1/articles", tags=["articles"])
 
@@ -104,18 +104,8 @@ def create_article(
     restore: Restore = False,
 ) -> Any:
     """Store seed text, HTML, a fetched URL or normalized fields; 201 when new, else 200."""
-    prepared = prepare(item, fetch)
-    if isinstance(prepared, AppError):
-        raise prepared
-    outcome = store(session, [prepared], restore=restore)[0]
+    outcome = store_one(session, prepare_one(item, fetch), restore=restore)
     record_ingest(outcome.status)
-    if outcome.status == "deleted":
-        raise Gone(
-            f"this article was deleted (it was article {outcome.article_id}); "
-            "send it again with ?restore=true to store it anyway"
-        )
-    if outcome.status == "error":
-        raise Conflict(outcome.error or "the article could not be stored")
     article = ArticleRepository(session).read(outcome.article_id or 0)
     shows_article(request.scope, article["id"])
     status = 201 if outcome.status == "created" else 200

@@ -9,10 +9,10 @@ from fastapi import Depends, Path, Query, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from app.api.middleware.auth import require_scope
 from app.config import Settings
 from app.errors import InvalidInput, UriTooLong
 from app.ingest import FetchContext
-from app.security.auth import require_scope
 
 # Room for any real query: a 2,048-character `url` (the longest parameter), percent-encoded
 # UTF-8, is 24 KiB at the very most.

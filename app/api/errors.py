@@ -1,6 +1,7 @@
 """Every error leaves the service as RFC 9457 application/problem+json."""
 
 import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -11,6 +12,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, Opera
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
+from starlette.types import Receive, Scope, Send
 
 from app.errors import AppError
 
@@ -64,11 +66,11 @@ def _validation_detail(errors: list[dict[str, Any]]) -> str:
     return f"{where}: {first['msg']}" if where else str(first["msg"])
 
 
-def validation_problem(errors: list[dict[str, Any]]) -> JSONResponse:
+def validation_problem(errors: Sequence[Mapping[str, Any]]) -> JSONResponse:
     return JSONResponse(validation_body(errors), 422, media_type=PROBLEM_JSON)
 
 
-def validation_body(errors: list[dict[str, Any]]) -> dict[str, Any]:
+def validation_body(errors: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The 422 problem document for pydantic's errors, trimmed to loc, msg and type."""
     clean = [
         {
@@ -89,7 +91,7 @@ def error_body(exc: AppError) -> dict[str, Any]:
 
 
 def error_response(exc: AppError) -> JSONResponse:
-    """The problem response for one of our exceptions (also used by the security middleware)."""
+    """The problem response for one of our exceptions."""
     headers = getattr(exc, "headers", None)  # WWW-Authenticate, Retry-After
     return problem(exc.status, exc.title, exc.detail, exc.type, headers=headers)
 
@@ -151,9 +153,20 @@ _INTERNAL_ERROR = (500, "Internal error", "an unexpected error occurred", "inter
 
 
 def database_unavailable(exc: Exception) -> JSONResponse:
-    """The 503 for a database that cannot be reached (also used by the security middleware)."""
+    """The 503 for a database that cannot be reached."""
     log.warning("database unavailable: %s", exc)
     return problem(*DATABASE_UNAVAILABLE, headers={"Retry-After": "5"})
+
+
+# What a middleware answers itself, before any route (and its exception handlers) runs.
+MIDDLEWARE_ERRORS = (AppError, *DATABASE_DOWN)
+
+
+async def send_problem(exc: Exception, scope: Scope, receive: Receive, send: Send) -> None:
+    """Answer from a middleware with the problem+json the handlers would give for `exc` (one
+    of MIDDLEWARE_ERRORS): the same body, status and headers wherever the error arose."""
+    response = error_response(exc) if isinstance(exc, AppError) else database_unavailable(exc)
+    await response(scope, receive, send)
 
 
 def late_problem(exc: BaseException) -> dict[str, Any]:

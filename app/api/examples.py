@@ -6,6 +6,7 @@ from typing import Any
 
 from app.api.errors import DATABASE_UNAVAILABLE, PROBLEM_JSON, error_body, problem_body
 from app.api.errors import validation_body as _validation
+from app.api.middleware.idempotency import is_idempotent
 from app.errors import (
     AppError,
     Conflict,
@@ -28,9 +29,7 @@ from app.errors import (
 )
 from app.fetching.policy import address_refused
 from app.parsing.html.page import NO_BODY
-from app.security.auth import CREATE_HINT
-from app.security.idempotency import is_idempotent
-from app.security.keys import required_scope
+from app.security.keys import CREATE_HINT, required_scope
 
 Doc = dict[str, Any]
 ARTICLE = "https://example.com/news/2026/11/storm-closes-ports"

@@ -7,10 +7,10 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from app.api.body import read_limited
 from app.api.deps import ReadSession, WriteSession
 from app.api.errors import problem_responses
 from app.api.render import json_response
+from app.api.request_bodies import read_limited
 from app.db import session_scope
 from app.errors import AppError, Conflict, Unprocessable
 from app.feed_schemas import (

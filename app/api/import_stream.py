@@ -22,14 +22,14 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from app.api.body import lines
 from app.api.errors import late_problem
+from app.api.middleware.auth import authenticate_again
+from app.api.middleware.requests import set_late_status
+from app.api.request_bodies import lines
 from app.errors import InvalidInput
 from app.ingest import Outcome
 from app.ingest.batch import Importer, new_counts, tally
 from app.observability import record_outcomes
-from app.observability.middleware import set_late_status
-from app.security.auth import authenticate_again
 
 NDJSON = "application/x-ndjson"
 CLIENT_CLOSED = 499  # nginx's "client closed request"

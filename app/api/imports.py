@@ -9,11 +9,11 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from app.api.body import is_json, lines, media_type, read_limited
 from app.api.deps import Restore
 from app.api.errors import problem_responses
 from app.api.import_stream import NDJSON, ImportStream, result_line
 from app.api.jobs import prefers_async, start_import_job
+from app.api.request_bodies import is_json, lines, media_type, read_limited
 from app.errors import Unprocessable, UnsupportedMediaType
 from app.ingest import Outcome
 from app.ingest.batch import Importer, new_counts, tally

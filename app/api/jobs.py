@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import ReadSession, WriteSession
 from app.api.errors import problem_responses
+from app.api.middleware.auth import ANONYMOUS, Principal, authenticate_again
 from app.api.render import json_response
 from app.errors import NotFound
 from app.import_jobs.accept import accept_import
@@ -25,7 +26,6 @@ from app.job_schemas import JobPage, JobRead, JobResultPage, JobStatus
 from app.models import ImportJob
 from app.pagination import decode_cursor, encode_cursor
 from app.repositories.import_jobs import FINISHED, ImportJobRepository
-from app.security.auth import ANONYMOUS, Principal, authenticate_again
 from app.security.keys import grants
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])

@@ -6,13 +6,13 @@ from fastapi import APIRouter, Path, Request
 
 from app.api.deps import ArticleId, ReadSession, WriteSession
 from app.api.errors import problem_responses
+from app.api.middleware.idempotency_records import shows_article
 from app.errors import NotFound
 from app.ingest import reextract, versions
 from app.models import ArticleRevision
 from app.parsing.diff import diff_paragraphs
 from app.repositories import ArticleRepository
 from app.schemas import ReextractResult, RevisionDiff, RevisionList, RevisionRead
-from app.security.idempotency_records import shows_article
 
 router = APIRouter(prefix="/v1/articles/{article_id}", tags=["revisions"])
 Number = Path(ge=1, le=1_000_000, description="Version number, from 1.")

@@ -9,13 +9,6 @@ from http.cookiejar import CookieJar, DefaultCookiePolicy
 import httpx
 
 from app.errors import FetchError, NotHtml, UpstreamError, UpstreamTimeout, UrlRefused
-from app.fetching.body import (
-    ACCEPT_ENCODING,
-    HTML_TYPES,
-    BoundedBody,
-    looks_like_html,
-    parse_content_type,
-)
 from app.fetching.limits import FetchLimits
 from app.fetching.network import (
     Resolver,
@@ -26,6 +19,13 @@ from app.fetching.network import (
     resolve,
 )
 from app.fetching.policy import check_url
+from app.fetching.response_bytes import (
+    ACCEPT_ENCODING,
+    HTML_TYPES,
+    BoundedBody,
+    looks_like_html,
+    parse_content_type,
+)
 from app.fetching.robots import RobotsCache
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})

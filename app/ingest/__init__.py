@@ -1,12 +1,14 @@
 """Ingest orchestration: parse or fetch input, then store it deduplicated, with revisions.
 
     raw item ──prepare──▶ Prepared | Unchanged | AppError ──store──▶ Outcome
-              (parsers, fetcher: no database writes)      (repositories; never commits)
+              (parsers, fetcher: no database writes)      (look up, plan, apply;
+                                                           repositories; never commits)
 
 The route or CLI that calls these owns the transaction. Batches (chunks, a transaction per
 chunk, preparing the next chunk while one is written) go through `app.ingest.batch`.
 """
 
+from app.ingest.plan import STATUSES, Outcome
 from app.ingest.prepare import (
     FetchContext,
     Item,
@@ -17,9 +19,10 @@ from app.ingest.prepare import (
     parse_item,
     prepare,
     prepare_all,
+    prepare_one,
 )
 from app.ingest.revise import reextract, versions
-from app.ingest.store import STATUSES, Outcome, store
+from app.ingest.store import store, store_one
 from app.ingest.takedown import delete_article
 
 __all__ = [
@@ -35,7 +38,9 @@ __all__ = [
     "parse_item",
     "prepare",
     "prepare_all",
+    "prepare_one",
     "reextract",
     "store",
+    "store_one",
     "versions",
 ]

@@ -26,9 +26,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import checkpoint_if_large, session_scope
 from app.errors import InvalidInput
+from app.ingest.plan import STATUSES, Outcome
 from app.ingest.prepare import FetchContext, Item, prepare_all
 from app.ingest.processes import PreparePool
-from app.ingest.store import STATUSES, Outcome, store
+from app.ingest.store import store
 from app.parsing.jsondoc import parse_json
 
 OnChunk = Callable[[int, list[Outcome]], Awaitable[None]]

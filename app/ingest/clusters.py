@@ -21,9 +21,9 @@ def assign(repo: ClusterRepository, new: Sequence[tuple[int, Signature]]) -> Non
     members: list[tuple[int, int]] = []
     for article_id, sig in new:
         candidates = sorted({a for k in keys[article_id] for a in (*stored.get(k, ()), *seen[k])})
-        roots[article_id] = _root(sig, candidates, signatures, mine, roots)
-        if roots[article_id] is not None:
-            members.append((article_id, roots[article_id]))
+        roots[article_id] = root = _root(sig, candidates, signatures, mine, roots)
+        if root is not None:
+            members.append((article_id, root))
         for key in keys[article_id]:
             seen[key].append(article_id)
     repo.join(members)

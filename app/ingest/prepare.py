@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
@@ -20,7 +20,6 @@ from app.ingest.aliases import alias_urls
 from app.models import utcnow
 from app.neardup import DEFAULT as NEAR_DUPLICATES
 from app.neardup import Signature
-from app.observability import record_fetch_failure
 from app.parsing.html import extract_article
 from app.parsing.seed_text import parse_seed_text
 from app.parsing.structured import caller_overrides, parse_fields
@@ -84,17 +83,29 @@ class Unchanged:
 
 
 Item = Prepared | Unchanged | AppError
-Validators = Callable[[str, str], tuple[int, str | None, str | None] | None]
+_Ready = TypeVar("_Ready", Prepared, Unchanged, Prepared | Unchanged)
+# (normalized URL, URL) -> (article id, ETag, Last-Modified) of the stored article whose last
+# fetch was of exactly that URL, or None: a database read, done in a session of its own.
+LastFetchLookup = Callable[[str, str], tuple[int, str | None, str | None] | None]
+# Told the reason label of each failed fetch (FetchError.reason): the app counts them in its
+# metrics; ingest itself knows nothing of metrics or HTTP servers.
+OnFetchFailure = Callable[[str], None]
+
+
+def ignore_fetch_failure(reason: str) -> None:
+    """The default OnFetchFailure: nothing counts fetches (the CLI, tests)."""
 
 
 @dataclass
 class FetchContext:
-    """What fetching needs: the fetcher, a bounded pool, and the last fetch's validators."""
+    """What fetching needs: the fetcher, a bounded pool, and a lookup in the database of what
+    the last fetch of a URL stored (its HTTP validators, for a conditional GET)."""
 
     fetcher: Fetcher
-    validators: Validators
+    last_fetch: LastFetchLookup
     pool: ThreadPoolExecutor
     per_host: int = 2
+    on_fetch_failure: OnFetchFailure = ignore_fetch_failure
     _hosts: dict[str, threading.Semaphore] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -105,15 +116,19 @@ class FetchContext:
 
 
 def make_fetch_context(
-    fetcher: Fetcher, pool: ThreadPoolExecutor, sessions: sessionmaker[Session], per_host: int
+    fetcher: Fetcher,
+    pool: ThreadPoolExecutor,
+    sessions: sessionmaker[Session],
+    per_host: int,
+    on_fetch_failure: OnFetchFailure = ignore_fetch_failure,
 ) -> FetchContext:
-    """A FetchContext whose validator lookups use short read sessions of their own."""
+    """A FetchContext whose last-fetch lookups use short read sessions of their own."""
 
-    def validators(url_key: str, url: str) -> tuple[int, str | None, str | None] | None:
+    def last_fetch(url_key: str, url: str) -> tuple[int, str | None, str | None] | None:
         with sessions() as session:
             return ArticleRepository(session).fetch_validators(url_key, url)
 
-    return FetchContext(fetcher, validators, pool, per_host)
+    return FetchContext(fetcher, last_fetch, pool, per_host, on_fetch_failure)
 
 
 def parse_item(item: ArticleIn) -> NormalizedArticle:
@@ -132,25 +147,31 @@ def prepare(raw: Any, context: FetchContext | None) -> Item:
     if isinstance(raw, AppError | Prepared | Unchanged):
         return raw
     try:
+        return prepare_one(raw, context)
+    except AppError as exc:
+        return exc
+
+
+def prepare_one(raw: Any, context: FetchContext | None) -> Prepared | Unchanged:
+    """One raw item (decoded JSON or an ArticleIn) ready to store; raises AppError."""
+    try:
         item = raw if isinstance(raw, ArticleIn) else ArticleIn.model_validate(raw)
         if item.kind == "fetch":
             if context is None:
                 raise Unprocessable("fetching URLs is not available here")
             return _computed(_fetch(item, context))
         prepared = _computed(_prepared(item, parse_item(item)))
-        if item.content_hash and item.content_hash != prepared.digest:
-            raise Unprocessable(
-                "content_hash does not match the normalized headline and body "
-                f"(computed {prepared.digest})"
-            )
-        return prepared
     except ValidationError as exc:
-        return Unprocessable(describe(exc))
-    except AppError as exc:
-        return exc
+        raise Unprocessable(describe(exc)) from None
+    if item.content_hash and item.content_hash != prepared.digest:
+        raise Unprocessable(
+            "content_hash does not match the normalized headline and body "
+            f"(computed {prepared.digest})"
+        )
+    return prepared
 
 
-def _computed(item: Item) -> Item:
+def _computed(item: _Ready) -> _Ready:
     """Compute the hash, URL keys and signature now, while no write transaction waits on
     them: preparing runs beside the previous chunk's write, storing holds the write lock."""
     if isinstance(item, Prepared):
@@ -184,10 +205,10 @@ def _prepared(item: ArticleIn, article: NormalizedArticle) -> Prepared:
     return Prepared(article, alias_urls(article))
 
 
-def _fetch(item: ArticleIn, context: FetchContext) -> Item:
+def _fetch(item: ArticleIn, context: FetchContext) -> Prepared | Unchanged:
     url = item.url or ""
     key = normalize_url(url)
-    known = context.validators(key, url) if key else None
+    known = context.last_fetch(key, url) if key else None
     etag, modified = (known[1], known[2]) if known else (None, None)
     try:
         # Checked first: the host slot parses the URL too, and one that does not parse
@@ -196,7 +217,7 @@ def _fetch(item: ArticleIn, context: FetchContext) -> Item:
         with _host_slot(context, checked):
             page = context.fetcher.fetch(url, etag=etag, last_modified=modified)
     except FetchError as exc:
-        record_fetch_failure(exc.reason)
+        context.on_fetch_failure(exc.reason)
         raise
     if page.not_modified and known:
         return Unchanged(known[0])

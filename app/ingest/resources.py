@@ -10,7 +10,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 from app.fetching import Fetcher, FetchLimits, parse_networks
-from app.ingest.prepare import FetchContext, make_fetch_context
+from app.ingest.prepare import (
+    FetchContext,
+    OnFetchFailure,
+    ignore_fetch_failure,
+    make_fetch_context,
+)
 from app.ingest.processes import PreparePool
 
 
@@ -29,14 +34,17 @@ def fetch_limits(settings: Settings) -> FetchLimits:
 
 @contextmanager
 def open_fetch_context(
-    settings: Settings, sessions: sessionmaker[Session]
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    on_fetch_failure: OnFetchFailure = ignore_fetch_failure,
 ) -> Iterator[FetchContext]:
     """A fetch context for the block; its fetcher and threads are closed at the end (threads
-    still fetching are not waited for: their callers have gone)."""
+    still fetching are not waited for: their callers have gone). `on_fetch_failure` is told
+    the reason of each failed fetch (the app counts them)."""
     fetcher = Fetcher(fetch_limits(settings))
     pool = ThreadPoolExecutor(settings.fetch_concurrency, thread_name_prefix="fetch")
     try:
-        yield make_fetch_context(fetcher, pool, sessions, settings.fetch_per_host)
+        yield make_fetch_context(fetcher, pool, sessions, settings.fetch_per_host, on_fetch_failure)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
         fetcher.close()

@@ -3,9 +3,13 @@
 from sqlalchemy.orm import Session
 
 from app.db import retried
-from app.repositories import ArticleRepository, ChangeRepository, ClusterRepository
+from app.repositories import (
+    ArticleRepository,
+    ChangeRepository,
+    ClusterRepository,
+    IdempotencyRepository,
+)
 from app.repositories.locks import lock_article_for_delete
-from app.security.repositories import IdempotencyRepository
 
 
 def delete_article(session: Session, article_id: int) -> bool:

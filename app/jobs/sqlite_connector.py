@@ -76,10 +76,10 @@ class SQLiteConnector(connector.BaseAsyncConnector):
         await asyncio.to_thread(self._run, None, query, arguments)
 
     async def execute_query_one_async(self, query: str, **arguments: Any) -> dict[str, Any]:
-        return await asyncio.to_thread(self._run, None, query, arguments)  # type: ignore[no-any-return]
+        return await asyncio.to_thread(self._run, None, query, arguments)
 
     async def execute_query_all_async(self, query: str, **arguments: Any) -> list[dict[str, Any]]:
-        return await asyncio.to_thread(self._run, None, query, arguments)  # type: ignore[no-any-return]
+        return await asyncio.to_thread(self._run, None, query, arguments)
 
     # Deferring inside the caller's transaction: `connection` is its SQLAlchemy Connection.
     def execute_query(self, query: str, **arguments: Any) -> None:

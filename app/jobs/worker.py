@@ -21,7 +21,7 @@ from app.ingest.resources import open_fetch_context
 from app.jobs.engine import is_postgres, make_connector, make_deferrer, make_job_app
 from app.jobs.runtime import JobRuntime
 from app.jobs.stats import refresh_queue_gauges
-from app.observability import configure_logging
+from app.observability import configure_logging, record_fetch_failure
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def serve_worker(settings: Settings, concurrency: int) -> None:
     configure_logging(settings.log_level, settings.log_format)
     engine = make_engine(settings)
     try:
-        with open_fetch_context(settings, make_sessionmaker(engine)) as fetch:
+        with open_fetch_context(settings, make_sessionmaker(engine), record_fetch_failure) as fetch:
             job_app = make_job_app(settings, engine)
             work = make_runtime(settings, engine, job_app.connector, fetch)
 

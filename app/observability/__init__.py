@@ -1,46 +1,17 @@
-"""Logs, request ids and metrics: `install_observability(app, settings)` in `create_app`.
-
-This package writes the access log and sets up logging when the app is created, so uvicorn's
-own should be off: `uvicorn.run("app.main:app", ..., log_config=None, access_log=False)`, or
-`uvicorn app.main:app --no-access-log` on the command line (uvicorn's default logging set-up
-happens before the app is imported; `configure_logging` then re-routes its loggers here).
-Several worker processes: see `app.observability.metrics`.
+"""Logs and metrics, free of any web framework (so the CLI and ingest may use them): JSON or
+text log lines stamped with the request id (`app.observability.logs`) and the Prometheus
+counters (`app.observability.metrics`). The HTTP side (the request middleware that sets the
+id and writes the access log, `GET /metrics`) is in `app.api.middleware`.
 """
 
-from typing import Any
-
-from fastapi import FastAPI
-
-from app.config import Settings
 from app.observability.logs import JsonFormatter, configure_logging, current_request_id
-from app.observability.metrics import (
-    metrics_endpoint,
-    record_fetch_failure,
-    record_ingest,
-    record_outcomes,
-)
-from app.observability.middleware import RequestMiddleware
+from app.observability.metrics import record_fetch_failure, record_ingest, record_outcomes
 
 __all__ = [
     "JsonFormatter",
     "configure_logging",
     "current_request_id",
-    "install_observability",
     "record_fetch_failure",
     "record_ingest",
     "record_outcomes",
 ]
-
-
-def install_observability(app: FastAPI, settings: Settings) -> None:
-    """Configure logging, wrap the app in the request middleware, serve `GET /metrics`."""
-    configure_logging(settings.log_level, settings.log_format)
-    if settings.metrics_enabled:
-        app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
-    build_stack = app.build_middleware_stack
-
-    def build_outermost() -> Any:
-        # Outside Starlette's ServerErrorMiddleware, so a 500 carries the id and is counted.
-        return RequestMiddleware(build_stack(), metrics=settings.metrics_enabled)
-
-    app.build_middleware_stack = build_outermost  # type: ignore[method-assign]

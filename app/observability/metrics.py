@@ -1,4 +1,4 @@
-"""Prometheus metrics and the `GET /metrics` exposition.
+"""Prometheus metrics, and their exposition for `GET /metrics`.
 
 Several worker processes (`uvicorn --workers N`): set PROMETHEUS_MULTIPROC_DIR to an empty,
 writable directory in the environment of the server *before* it starts (prometheus_client
@@ -16,7 +16,6 @@ from collections.abc import Iterable
 from operator import attrgetter
 from typing import Protocol
 
-from fastapi import Request, Response
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, multiprocess
 from prometheus_client.exposition import choose_encoder
 
@@ -92,9 +91,8 @@ def _registry() -> CollectorRegistry:
     return registry
 
 
-def metrics_endpoint(request: Request) -> Response:
-    """Prometheus text format (0.0.4 unless the scraper asks for OpenMetrics or 1.0.0)."""
-    encode, content_type = choose_encoder(request.headers.get("accept", ""))
-    for refresh in getattr(request.app.state, "metrics_refreshers", ()):
-        refresh()  # gauges read from the database (e.g. the job queue's depth)
-    return Response(encode(_registry()), headers={"Content-Type": content_type})
+def exposition(accept: str) -> tuple[bytes, str]:
+    """Every metric and its Content-Type: Prometheus text format 0.0.4 unless the scraper's
+    Accept header asks for OpenMetrics or 1.0.0."""
+    encode, content_type = choose_encoder(accept)
+    return encode(_registry()), content_type

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from html import unescape
 from urllib.parse import urljoin, urlsplit
 
-from app.parsing.normalize import clean_line
+from app.text.normalize import clean_line
 
 MAX_URL = 2048  # as the article parsers: longer addresses are not stored
 MAX_TITLE = 1000

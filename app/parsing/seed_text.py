@@ -3,8 +3,9 @@
 import re
 
 from app.errors import Unprocessable
-from app.parsing.normalize import clean_text, split_blocks
 from app.schemas import MAX_HEADLINE, Extraction, NormalizedArticle, RelatedLink
+from app.text.labels import ends_sentence, is_navigation_label
+from app.text.normalize import clean_text, split_blocks
 
 EXTRACTOR = "news-archive-seed/1"
 _SOURCE = re.compile(r"^sources?\s*:\s*(?P<value>.+)$", re.IGNORECASE)
@@ -15,9 +16,6 @@ _URL = re.compile(r"""(?:https?://|www\.)[^\s<>"'\]\)]{1,2000}""", re.IGNORECASE
 _SEPARATORS = " \t-–—|:·•»«>()[]<>\"'"
 _MAX_SOURCE = 120
 _MARKER_WIDTH = 16  # every marker's colon comes within this many characters
-# A navigation label: a short line that does not end like a sentence.
-_NAV_MAX_WORDS = 6
-_SENTENCE_END = re.compile(r"""[.!?…]["'”’»)\]]*$""")
 
 
 def parse_seed_text(text: str) -> NormalizedArticle:
@@ -82,11 +80,6 @@ def _related_link(value: str) -> RelatedLink | None:
     return RelatedLink.model_construct(title=title, url=url)
 
 
-def is_navigation_label(line: str) -> bool:
-    """True for lines like "Latest news" or "Most read": short and not a sentence."""
-    return len(line.split()) <= _NAV_MAX_WORDS and not _SENTENCE_END.search(line)
-
-
 def _drop_trailing_navigation(paragraphs: list[list[str]]) -> None:
     """Drop navigation labels after the body: whole blocks of them, or lines after a sentence."""
     while paragraphs:
@@ -98,7 +91,7 @@ def _drop_trailing_navigation(paragraphs: list[list[str]]) -> None:
             paragraphs.pop()
             continue
         # Lines after a finished sentence are labels; otherwise they are a hard-wrapped tail.
-        if 0 < keep < len(lines) and _SENTENCE_END.search(lines[keep - 1]):
+        if 0 < keep < len(lines) and ends_sentence(lines[keep - 1]):
             del lines[keep:]
         return
 

@@ -3,8 +3,8 @@
 from typing import Any
 
 from app.errors import Unprocessable
-from app.parsing.normalize import clean_line, normalize_body
 from app.schemas import ArticleIn, Extraction, NormalizedArticle, none_if_blank
+from app.text.normalize import clean_line, normalize_body
 
 EXTRACTOR = "news-archive-fields/1"
 

@@ -4,6 +4,7 @@ Repositories flush but never commit, and know nothing of HTTP."""
 from app.repositories.articles import ArticleRepository, Filters, Page, conditions, source_key
 from app.repositories.changes import ChangeRepository
 from app.repositories.clusters import ClusterRepository
+from app.repositories.idempotency import IdempotencyRepository
 from app.repositories.sources import SourceRepository
 
 __all__ = [
@@ -11,6 +12,7 @@ __all__ = [
     "ChangeRepository",
     "ClusterRepository",
     "Filters",
+    "IdempotencyRepository",
     "Page",
     "SourceRepository",
     "conditions",

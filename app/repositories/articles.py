@@ -3,7 +3,7 @@
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -19,6 +19,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound
@@ -32,6 +33,7 @@ from app.models import (
     Source,
 )
 from app.repositories.bulk import in_many, insert_rows
+from app.repositories.locks import lock_articles, lock_keys
 
 READ_COLUMNS = (
     "id", "content_hash", "headline", "body", "url", "canonical_url", "authors", "published_at",
@@ -195,6 +197,19 @@ class ArticleRepository:
             by_url = {key: article_id for key, article_id in self.session.execute(query)}
         return by_hash, by_url
 
+    def find_existing_locked(
+        self, keys: Iterable[str], hashes: Iterable[str], url_keys: Iterable[str]
+    ) -> tuple[dict[str, int], dict[str, int]]:
+        """`find_existing`, after locking the identity `keys` until the transaction ends: on
+        Postgres no other writer can then add what the lookup would find (see `locks`); on
+        SQLite writers run one at a time anyway."""
+        lock_keys(self.session, keys)
+        return self.find_existing(hashes, url_keys)
+
+    def lock_for_update(self, ids: Iterable[int]) -> set[int]:
+        """Lock these articles' rows until the transaction ends; the ids that still exist."""
+        return lock_articles(self.session, ids)
+
     def url_keys(self, article_id: int) -> list[str]:
         query = select(ArticleUrl.url_key).where(ArticleUrl.article_id == article_id)
         return list(self.session.scalars(query))
@@ -235,7 +250,7 @@ class ArticleRepository:
         A plain executemany plus one lookup by the unique content hash is several times
         faster than INSERT ... RETURNING with ordered results on SQLite.
         """
-        on_sqlite = self.session.bind.dialect.name == "sqlite"
+        on_sqlite = self.session.get_bind().dialect.name == "sqlite"
         if on_sqlite:  # index the batch in FTS5 at once, not a statement per row (migration 0006)
             self.session.execute(text("INSERT INTO article_fts_deferred DEFAULT VALUES"))
         try:
@@ -312,8 +327,8 @@ class ArticleRepository:
 
     def delete(self, article_id: int) -> bool:
         result = self.session.execute(delete(Article).where(Article.id == article_id))
-        return bool(result.rowcount)
+        return bool(cast(CursorResult[Any], result).rowcount)  # what DML statements return
 
     def _dialect_insert(self, model: type[Any]) -> Any:
-        dialect = postgresql if self.session.bind.dialect.name == "postgresql" else sqlite
+        dialect = postgresql if self.session.get_bind().dialect.name == "postgresql" else sqlite
         return dialect.insert(model)

@@ -10,7 +10,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, bindparam, column, func, select
+import psycopg
+from sqlalchemy import SQLColumnExpression, Table, bindparam, column, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.types import BigInteger
@@ -25,13 +26,12 @@ def insert_rows(
     names = ", ".join(columns)  # table and column names come from the models, not input
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        driver = connection.connection.dbapi_connection
-        assert driver is not None
+        # psycopg, the one Postgres driver configured: COPY is its own API, not DB-API's.
+        driver: object = connection.connection.dbapi_connection
+        assert isinstance(driver, psycopg.Connection)
         with (
             driver.cursor() as cursor,
-            cursor.copy(  # type: ignore[attr-defined]
-                f"COPY {table.name} ({names}) FROM STDIN"
-            ) as copy,
+            cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy,
         ):
             for row in rows:
                 copy.write_row(row)
@@ -40,7 +40,7 @@ def insert_rows(
     connection.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", list(rows))
 
 
-def in_many(expression: ColumnElement[Any], values: Sequence[int], dialect: str) -> Any:
+def in_many(expression: SQLColumnExpression[Any], values: Sequence[int], dialect: str) -> Any:
     """`expression IN values` as one bound parameter, not one per value: an array on
     Postgres, a JSON array read by json_each on SQLite (no compile per list length)."""
     if dialect == "postgresql":

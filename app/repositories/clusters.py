@@ -32,7 +32,7 @@ class ClusterRepository:
         query = select(Article.id, Article.signature, Article.cluster_id).where(
             Article.id.in_(list(article_ids)), Article.signature.is_not(None)
         )
-        return {i: (sig, cluster) for i, sig, cluster in self.session.execute(query)}
+        return {i: (sig, c) for i, sig, c in self.session.execute(query) if sig is not None}
 
     def join(self, members: list[tuple[int, int]]) -> None:
         """Put each (article, root) pair's article into the root's cluster."""

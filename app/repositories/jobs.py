@@ -1,6 +1,6 @@
 """Read-only queries on the job queue's table (procrastinate owns its writes)."""
 
-from sqlalchemy import column, func, select, table
+from sqlalchemy import String, column, func, select, table
 from sqlalchemy.orm import Session
 
 JOB_TABLE = table(
@@ -24,7 +24,8 @@ class JobRepository:
         """Jobs not started yet (`todo`), by queue."""
         query = (
             select(JOB_TABLE.c.queue_name, func.count())
-            .where(JOB_TABLE.c.status == "todo")
+            # Postgres: an enum, compared as text (no enum operator takes a varchar)
+            .where(JOB_TABLE.c.status.cast(String) == "todo")
             .group_by(JOB_TABLE.c.queue_name)
         )
         return {str(queue): count for queue, count in self.session.execute(query).tuples()}

@@ -1,32 +1,19 @@
-"""API keys, rate limits and idempotency: `install_security(app, settings)` in `create_app`.
-
-Request path, outermost first: the request middleware (ids, logs, metrics) → AuthMiddleware
-(API key, scope, rate limit; problem+json 401/403/429) → IdempotencyMiddleware (POSTs with
-an Idempotency-Key) → the routes. Keys: `app.security.keys`; the CLI: `app.security.commands`.
+"""API keys: how they are made, what each scope allows (`app.security.keys`), their table
+(`app.security.repositories`) and the `keys` CLI (`app.security.commands`); and whether the
+service may start on its HOST with the keys it has. The middleware that checks keys on each
+request is part of the HTTP layer: `app.api.middleware`.
 """
 
 import logging
 
-from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker
-from app.security.auth import CREATE_HINT, AuthMiddleware, Principal
-from app.security.idempotency import IdempotencyMiddleware
-from app.security.keys import is_loopback
-from app.security.openapi import document_security
-from app.security.ratelimit import RateLimiter
+from app.security.keys import CREATE_HINT, is_loopback
 from app.security.repositories import ApiKeyRepository
 
-__all__ = [
-    "Principal",
-    "bind_refusal",
-    "check_startup",
-    "document_security",
-    "install_security",
-    "key_status",
-]
+__all__ = ["bind_refusal", "check_startup", "key_status"]
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +21,6 @@ OPEN_MODE_WARNING = (
     "no API key exists: open mode, every request is allowed without a key, and only on "
     f"loopback addresses; create a key to require keys: {CREATE_HINT}"
 )
-
-
-def install_security(app: FastAPI, settings: Settings) -> None:
-    """Add the authentication and idempotency middleware (before the app starts)."""
-    app.state.rate_limiter = limiter = RateLimiter(settings.rate_limit_per_minute)
-    app.add_middleware(IdempotencyMiddleware, settings=settings)
-    app.add_middleware(AuthMiddleware, settings=settings, limiter=limiter)  # runs first
 
 
 def bind_refusal(host: str, active_key: bool) -> str | None:

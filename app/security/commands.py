@@ -1,15 +1,18 @@
-"""`python -m app keys create | list | revoke`, and the check `serve` makes before binding."""
+"""`news-archive keys create | list | revoke` (click commands, registered in `app.cli`), and
+the check `serve` makes before binding."""
 
-import argparse
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+import click
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.config import Settings
+from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, session_scope, writer
 from app.models import ApiKey, utcnow
 from app.security import bind_refusal, key_status
@@ -19,31 +22,47 @@ from app.security.repositories import ApiKeyRepository
 COLUMNS = ("id", "name", "scope", "prefix", "created", "last used", "revoked")
 
 
-def add_keys_parser(commands: Any) -> None:
-    """The `keys` command and its subcommands, on the CLI's subparsers."""
-    keys = commands.add_parser("keys", help="create, list or revoke API keys")
-    actions = keys.add_subparsers(dest="action", required=True)
-    create = actions.add_parser("create", help="create a key and print it (shown only once)")
-    create.add_argument("--name", required=True, help="who or what uses it, e.g. crawler-eu")
-    create.add_argument("--scope", choices=SCOPES, default="read")
-    listing = actions.add_parser("list", help="list keys (never the keys themselves)")
-    listing.add_argument("--json", action="store_true", help="one JSON object per line")
-    revoke = actions.add_parser("revoke", help="revoke a key at once, by id or name")
-    revoke.add_argument("key", help="the key's id or name")
+@click.group("keys")
+def keys() -> None:
+    """Create, list or revoke API keys (in DATABASE_URL's database)."""
 
 
-def run_keys(settings: Settings, args: argparse.Namespace) -> None:
-    engine = make_engine(settings)
-    factory = make_sessionmaker(writer(engine))
+@keys.command("create", short_help="Create a key and print it (shown this once only).")
+@click.option("--name", required=True, help="Who or what uses the key, e.g. crawler-eu.")
+@click.option(
+    "--scope",
+    type=click.Choice(SCOPES),
+    default="read",
+    show_default=True,
+    help="read: GET every /v1 route; write: read plus POST; admin: everything.",
+)
+def create_command(name: str, scope: str) -> None:
+    """Create a key and print it on stdout (shown this once only: only its hash is kept)."""
+    with _writer() as factory:
+        _create(factory, name, scope)
+
+
+@keys.command("list", short_help="List keys (never the keys themselves).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per key and line.")
+def list_command(as_json: bool) -> None:
+    """List keys: id, name, scope, prefix, created, last used, revoked (never the keys)."""
+    with _writer() as factory, session_scope(factory) as session:
+        _list(ApiKeyRepository(session).list_all(), as_json)
+
+
+@keys.command("revoke", short_help="Revoke a key at once, by id or name.")
+@click.argument("key")
+def revoke_command(key: str) -> None:
+    """Revoke KEY (a key's id or name) at once: it is refused from then on."""
+    with _writer() as factory, session_scope(factory) as session:
+        _revoke(ApiKeyRepository(session), key)
+
+
+@contextmanager
+def _writer() -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(get_settings())
     try:
-        if args.action == "create":
-            _create(factory, args.name, args.scope)
-            return
-        with session_scope(factory) as session:
-            if args.action == "list":
-                _list(ApiKeyRepository(session).list_all(), args.json)
-            else:
-                _revoke(ApiKeyRepository(session), args.key)
+        yield make_sessionmaker(writer(engine))
     finally:
         engine.dispose()
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from app.models import ApiKey
 from app.security.repositories import ApiKeyRepository
 
+CREATE_HINT = "python -m app keys create --scope admin --name NAME"
 SCOPES = ("read", "write", "admin")  # each scope includes the ones before it
 KEY_PREFIX = "na_"
 SHOWN_PREFIX = len(KEY_PREFIX) + 8  # what `keys list` shows to tell keys apart

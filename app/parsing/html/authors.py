@@ -12,7 +12,7 @@ from app.parsing.html.credits import wire_name
 from app.parsing.html.metadata import ld_article_value, site_keys
 from app.parsing.html.names import dedupe, split_byline
 from app.parsing.html.page import Found, Page, text_of
-from app.parsing.normalize import clean_line
+from app.text.normalize import clean_line
 
 _MAX_BYLINE = 200
 _MAX_BYLINE_ELEMENTS = 40

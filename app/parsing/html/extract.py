@@ -5,14 +5,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.errors import Unprocessable
-from app.parsing.extractors import HTML_EXTRACTOR
+from app.extractors import HTML_EXTRACTOR
 from app.parsing.html import dates, metadata
+from app.parsing.html.article_text import Body, extract_body
 from app.parsing.html.authors import credits
-from app.parsing.html.body import Body, extract_body
 from app.parsing.html.links import LinkIndex
 from app.parsing.html.page import NO_BODY, Found, Page, load_page
-from app.parsing.normalize import clean_line, normalize_body
 from app.schemas import MAX_SOURCE, Extraction, NormalizedArticle, RelatedLink
+from app.text.normalize import clean_line, normalize_body
 
 EXTRACTOR = HTML_EXTRACTOR
 _MAX_LINKS = 50

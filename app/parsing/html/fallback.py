@@ -10,7 +10,7 @@ from lxml import etree
 from lxml.html import HtmlElement
 
 from app.parsing.html.page import BLOCK_TAGS, INVISIBLE_TAGS
-from app.parsing.normalize import clean_line
+from app.text.normalize import clean_line
 
 # Never shown as text on the page (form controls show their own values, not their content).
 _HIDDEN = INVISIBLE_TAGS | {"head", "title", "select", "textarea", "button", "iframe", "svg"}

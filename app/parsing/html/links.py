@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 from lxml.html import HtmlElement
 
 from app.parsing.html.page import Page
-from app.parsing.normalize import clean_line
 from app.schemas import RelatedLink
+from app.text.normalize import clean_line
 
 _MIN_TITLE_WORDS = 3
 _MAX_TITLE = 300

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from app.parsing.html.credits import wire_name
 from app.parsing.html.page import Found, Page, ld_types, text_of
-from app.parsing.normalize import clean_line
+from app.text.normalize import clean_line
 
 _MAX_HEADLINE = 300
 _MAX_TAGS = 50

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 from app.parsing.html.credits import WIRE, wire_name
 from app.parsing.html.metadata import is_site_name
-from app.parsing.normalize import clean_line
+from app.text.normalize import clean_line
 
 _MAX_NAME_WORDS = 5
 _MAX_NAME = 60

@@ -17,7 +17,7 @@ from trafilatura.utils import decode_file
 
 from app.errors import Unprocessable
 from app.parsing import charsets
-from app.parsing.normalize import clean_line, stream_safe
+from app.text.normalize import clean_line, stream_safe
 
 T = TypeVar("T")
 NO_BODY = "no article body found on the page"

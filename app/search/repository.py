@@ -1,15 +1,14 @@
-"""Full-text search with each database's own engine: SQLite FTS5 (bm25) or Postgres tsvector
-(ts_rank over a GIN index). Both return the same page shape, ranked; snippets are cut
-from the loaded bodies by app.parsing.snippets, stemmed as the engine stems."""
+"""The ranked search query on each database's own engine: SQLite FTS5 (bm25) or Postgres
+tsvector (ts_rank over a GIN index). Both return the same page shape, ranked."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
+    ColumnClause,
     Float,
-    Select,
+    Subquery,
     column,
     func,
     literal_column,
@@ -20,22 +19,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from app.models import Article
-from app.parsing.query import Term, to_fts5, to_tsquery
 from app.repositories import Filters, conditions
+from app.search.engines import pg_tsquery, stemming, to_fts5
+from app.search.query import Term
 
 _FTS = table("article_fts", column("rowid"), column("rank"))
-_SEARCH_VECTOR = column("search_vector")
-# Query configurations tried together when the language is not filtered: stemmed English
-# (the archive's main language) or exact words in any other language.
-_PG_CONFIGS = ("english", "simple")
-# The same table as the migration that builds search_vector (migrations never import app
-# code, so it is written out twice): language code -> stemming configuration.
-PG_LANGUAGES = {
-    "ar": "arabic", "da": "danish", "de": "german", "en": "english", "es": "spanish",
-    "fi": "finnish", "fr": "french", "hu": "hungarian", "id": "indonesian", "it": "italian",
-    "nl": "dutch", "no": "norwegian", "pt": "portuguese", "ro": "romanian", "ru": "russian",
-    "sv": "swedish", "tr": "turkish",
-}  # fmt: skip
+_SEARCH_VECTOR: ColumnClause[Any] = column("search_vector")
 
 
 @dataclass(frozen=True)
@@ -72,7 +61,7 @@ class SearchRepository:
         hits = [Hit(int(i), float(s)) for i, s in rows[:limit]]
         return HitPage(hits, has_more=len(rows) > limit)
 
-    def _ranked_sqlite(self, terms: list[Term], filters: Filters) -> Select:
+    def _ranked_sqlite(self, terms: list[Term], filters: Filters) -> Subquery:
         # bm25 is lower-is-better; negate it so both engines sort descending.
         score = (-literal_column("bm25(article_fts, 4.0, 1.0)", Float)).label("score")
         match = text("article_fts MATCH :match").bindparams(match=to_fts5(terms))
@@ -87,8 +76,8 @@ class SearchRepository:
         )
         return query.subquery()
 
-    def _ranked_postgres(self, terms: list[Term], filters: Filters) -> Select:
-        tsquery = _pg_tsquery(terms, filters.language)
+    def _ranked_postgres(self, terms: list[Term], filters: Filters) -> Subquery:
+        tsquery = pg_tsquery(terms, filters.language)
         # ts_rank (frequency, headline weighted, normalized by length), like FTS5's bm25; the
         # cover density of ts_rank_cd cost twice as much per match (p95 25 vs 43 ms for two
         # common words over 25,000 articles) and the cost grows with the number of matches.
@@ -103,27 +92,4 @@ class SearchRepository:
 
     def stemming(self, language: str | None) -> str | None:
         """The Snowball algorithm this engine's index stems with (for snippets), or None."""
-        if not self.postgres:
-            return "porter"  # the FTS5 tokenizer: porter unicode61
-        config = _pg_configs(language)[0]
-        return None if config == "simple" else config
-
-
-def _pg_configs(language: str | None) -> tuple[str, ...]:
-    if language is None:
-        return _PG_CONFIGS
-    return (PG_LANGUAGES.get(language.split("-")[0].lower(), "simple"),)
-
-
-def _regconfig(name: str) -> ColumnElement[Any]:
-    return literal_column(f"'{name}'::regconfig")  # names come from the fixed table above
-
-
-def _pg_tsquery(terms: list[Term], language: str | None) -> ColumnElement[Any]:
-    """The query under every configuration the matching vectors may have used, ORed."""
-    query_text = to_tsquery(terms)
-    configs = _pg_configs(language)
-    tsquery = func.to_tsquery(_regconfig(configs[0]), query_text)
-    for config in configs[1:]:
-        tsquery = tsquery.op("||")(func.to_tsquery(_regconfig(config), query_text))
-    return tsquery
+        return stemming(self.postgres, language)

@@ -1,4 +1,5 @@
-"""The request middleware: request id, one access-log line and the HTTP metrics per request.
+"""The request middleware: request id, one access-log line and the HTTP metrics per request;
+and `GET /metrics`.
 
 A plain ASGI callable rather than BaseHTTPMiddleware, which would buffer streamed responses
 and get in the way of streamed request bodies: this one only watches `send`.
@@ -10,11 +11,13 @@ import time
 import uuid
 from typing import Any
 
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.observability.logs import request_id_var
-from app.observability.metrics import observe_request
+from app.observability.metrics import exposition, observe_request
 
 access_log = logging.getLogger("app.access")
 
@@ -118,3 +121,11 @@ class RequestMiddleware:
                 "client": client[0] if client else None,
             },
         )
+
+
+def metrics_endpoint(request: Request) -> Response:
+    """Prometheus text format (0.0.4 unless the scraper asks for OpenMetrics or 1.0.0)."""
+    for refresh in getattr(request.app.state, "metrics_refreshers", ()):
+        refresh()  # gauges read from the database (e.g. the job queue's depth)
+    body, content_type = exposition(request.headers.get("accept", ""))
+    return Response(body, headers={"Content-Type": content_type})

@@ -18,11 +18,11 @@ from functools import lru_cache
 
 import snowballstemmer
 
-from app.parsing.query import Term
+from app.search.query import Term
 
 MARK = ("<mark>", "</mark>")
 ELLIPSIS = "…"
-_WORD = re.compile(r"[^\W_]+")  # as app.parsing.query splits query words
+_WORD = re.compile(r"[^\W_]+")  # as app.search.query splits query words
 
 
 @lru_cache(maxsize=64)
@@ -75,14 +75,14 @@ def _hits(text: str, terms: list[Term], stem: Callable[[str], str]) -> list[tupl
             )
     found = []
     for start in _candidates(text, {*exact, *prefixes}):
-        word = _WORD.match(text, start)
-        assert word is not None  # a candidate starts a word
-        folded = word.group().casefold()
+        match = _WORD.match(text, start)
+        assert match is not None  # a candidate starts a word
+        folded = match.group().casefold()
         index = exact.get(stem(folded))
         if index is None:
             index = next((i for p, i in prefixes.items() if folded.startswith(p)), None)
         if index is not None:
-            found.append((start, word.end(), index))
+            found.append((start, match.end(), index))
     return found
 
 

@@ -1,4 +1,4 @@
-"""What the Idempotency-Key middleware (`app.security.idempotency`) keeps: a copy of the
+"""What the Idempotency-Key middleware (`app.api.middleware.idempotency`) keeps: a copy of the
 first request's fingerprint and response, and the short transactions, each on a worker
 thread, that claim a key and settle it.
 
@@ -20,7 +20,7 @@ from starlette.types import Message, Scope
 
 from app.db import session_scope
 from app.models import IdempotencyRecord, utcnow
-from app.security.repositories import IdempotencyRepository
+from app.repositories import IdempotencyRepository
 
 FINGERPRINT_HEADERS = (b"content-type", b"content-location")
 KEPT_HEADERS = frozenset(

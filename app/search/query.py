@@ -1,4 +1,4 @@
-"""The search query language, and its translation to SQLite FTS5 and Postgres tsquery.
+"""The search query language (its translation for each engine: `app.search.engines`).
 
     militias drones        both words (stemmed), anywhere in headline or body
     "supreme leader"       the phrase
@@ -14,7 +14,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from app.errors import InvalidInput
-from app.parsing.normalize import stream_safe
+from app.text.normalize import stream_safe
 
 MAX_TERMS = 32
 # Words in all terms together (a phrase is one term): each costs a scan of every body on the
@@ -54,26 +54,3 @@ def _term(match: re.Match[str]) -> Term | None:
         return None
     prefix = match[4] is not None and raw.endswith("*") and len(words) == 1
     return Term(words, prefix, negated)
-
-
-def to_fts5(terms: list[Term]) -> str:
-    """An FTS5 MATCH expression: every word quoted, so it is never FTS5 syntax."""
-    positive = " AND ".join(_fts5(t) for t in terms if not t.negated)
-    negative = "".join(f" NOT {_fts5(t)}" for t in terms if t.negated)
-    return positive + negative
-
-
-def _fts5(term: Term) -> str:
-    return '"' + " ".join(term.words) + '"' + ("*" if term.prefix else "")
-
-
-def to_tsquery(terms: list[Term]) -> str:
-    """A to_tsquery() string: quoted lexemes, <-> for phrases, :* for prefixes, ! for NOT."""
-    return " & ".join(_tsquery(t) for t in terms)
-
-
-def _tsquery(term: Term) -> str:
-    body = " <-> ".join(f"'{w}'" for w in term.words)
-    if len(term.words) > 1:
-        body = f"({body})"
-    return ("!" if term.negated else "") + body + (":*" if term.prefix else "")

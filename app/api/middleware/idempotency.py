@@ -27,7 +27,7 @@ first response again (with `Idempotent-Replayed: true`), anything else a 422. If
 dies while a request is pending, its key answers 409 until it expires.
 
 What a record keeps, and takedowns (a deleted article's text is never kept):
-`app.security.idempotency_records`.
+`app.api.middleware.idempotency_records`.
 """
 
 import logging
@@ -41,19 +41,24 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api.errors import DATABASE_DOWN, database_unavailable, error_response
+from app.api.errors import MIDDLEWARE_ERRORS, error_response, send_problem
+from app.api.middleware.auth import ANONYMOUS, route_path
+from app.api.middleware.idempotency_records import (
+    SHOWN_ARTICLE,
+    Capture,
+    claim,
+    request_hasher,
+    settle,
+)
+from app.api.middleware.requests import late_status
 from app.config import Settings
 from app.errors import (
-    AppError,
     Gone,
     IdempotencyInProgress,
     IdempotencyKeyReused,
     InvalidInput,
 )
 from app.models import IdempotencyRecord
-from app.observability.middleware import late_status
-from app.security.auth import ANONYMOUS, route_path
-from app.security.idempotency_records import SHOWN_ARTICLE, Capture, claim, request_hasher, settle
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +97,8 @@ class IdempotencyMiddleware:
             if record.status is not None:
                 await self._again(record, path, scope, receive, send)
                 return
-        except AppError as exc:
-            await error_response(exc)(scope, receive, send)
-            return
-        except DATABASE_DOWN as exc:
-            await database_unavailable(exc)(scope, receive, send)
+        except MIDDLEWARE_ERRORS as exc:
+            await send_problem(exc, scope, receive, send)
             return
         await self._first(record.id, scope["app"].state.write_sessions, scope, receive, send)
 

@@ -25,17 +25,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.api.errors import DATABASE_DOWN, database_unavailable, error_response
+from app.api.errors import MIDDLEWARE_ERRORS, send_problem
+from app.api.middleware.ratelimit import RateLimiter
 from app.config import Settings
-from app.errors import AppError, InsufficientScope, LoopbackOnly, RateLimited, Unauthorized
-from app.security.keys import grants, hash_key, is_loopback, required_scope
-from app.security.ratelimit import RateLimiter
+from app.errors import InsufficientScope, LoopbackOnly, RateLimited, Unauthorized
+from app.security.keys import CREATE_HINT, grants, hash_key, is_loopback, required_scope
 from app.security.repositories import ApiKeyRepository
 
 log = logging.getLogger(__name__)
 
 TOUCH_EVERY = timedelta(minutes=1)  # last_used_at is written at most this often per key
-CREATE_HINT = "python -m app keys create --scope admin --name NAME"
 
 
 @dataclass(frozen=True)
@@ -167,11 +166,8 @@ class AuthMiddleware:
         try:
             principal = await self._authenticate(scope, needed)
             self._limit(scope, principal)
-        except AppError as exc:
-            await error_response(exc)(scope, receive, send)
-            return
-        except DATABASE_DOWN as exc:
-            await database_unavailable(exc)(scope, receive, send)
+        except MIDDLEWARE_ERRORS as exc:
+            await send_problem(exc, scope, receive, send)
             return
         state = scope.setdefault("state", {})
         state["principal"] = principal

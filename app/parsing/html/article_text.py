@@ -12,9 +12,9 @@ from app.parsing.html.fallback import visible_blocks
 from app.parsing.html.links import LinkIndex
 from app.parsing.html.metadata import ld_article_value
 from app.parsing.html.page import Found, Page
-from app.parsing.normalize import clean_line, clean_text
-from app.parsing.seed_text import is_navigation_label
 from app.schemas import RelatedLink
+from app.text.labels import is_navigation_label
+from app.text.normalize import clean_line, clean_text
 
 # The seed-text format's line rules, applied to text pasted into a page.
 _SOURCE_LINE = re.compile(r"^sources?\s*:\s*(?P<value>.{1,120})$", re.IGNORECASE)

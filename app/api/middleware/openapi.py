@@ -5,8 +5,8 @@ Derived from the same rules the middleware applies, so the two cannot drift apar
 from typing import Any
 
 from app.api.errors import PROBLEM_JSON, problem_responses
+from app.api.middleware.idempotency import is_idempotent
 from app.config import Settings
-from app.security.idempotency import is_idempotent
 from app.security.keys import required_scope
 
 METHODS = {"get", "head", "options", "post", "put", "patch", "delete"}
