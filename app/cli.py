@@ -23,6 +23,7 @@ from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, writer
 from app.exporting import Format, lines
 from app.feeds.commands import feeds_command
+from app.import_jobs.commands import jobs_command
 from app.import_sources import STDIN, Sourced, collect_files, sourced_items
 from app.ingest import Outcome
 from app.ingest.batch import Importer, new_counts, tally
@@ -236,3 +237,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 cli.add_command(keys)
 cli.add_command(worker_command)
 cli.add_command(feeds_command)
+cli.add_command(jobs_command)

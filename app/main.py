@@ -5,6 +5,7 @@ import sys
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
+from functools import partial
 from typing import Any
 
 from fastapi import Depends, FastAPI
@@ -13,7 +14,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from app import __version__
-from app.api import archive, articles, export, feeds, health, imports, listing, revisions
+from app.api import archive, articles, export, feeds, health, imports, jobs, listing, revisions
 from app.api.deps import check_query_string
 from app.api.docs import add_security_scheme, install_docs
 from app.api.errors import install_error_handlers, problem_responses
@@ -22,6 +23,7 @@ from app.api.middleware import install_middleware
 from app.api.middleware.openapi import document_security
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, writer
+from app.import_jobs.stats import refresh_import_gauges
 from app.ingest.resources import open_fetch_context, open_prepare_pool
 from app.jobs.worker import jobs_in_server
 from app.observability import record_fetch_failure
@@ -56,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         background = AsyncExitStack()
         # the job queue (state.job_app, state.deferrer), and on SQLite its worker
         await background.enter_async_context(jobs_in_server(app.state, settings))
+        app.state.metrics_refreshers.append(partial(refresh_import_gauges, engine))
         # NDJSON imports parse their later chunks here (started at the first such chunk)
         app.state.prepare_pool = resources.enter_context(open_prepare_pool(settings))
         # last-used bookkeeping of API keys, off the request path; drained before the
@@ -90,7 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_middleware(app, settings)
     install_docs(app)
-    for module in (listing, articles, revisions, archive, imports, export, feeds, health):
+    for module in (listing, articles, revisions, archive, imports, jobs, export, feeds, health):
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

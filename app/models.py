@@ -369,6 +369,72 @@ class HostLease(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class ImportJob(Base):
+    """An import run in the background (`POST /v1/imports` with `Prefer: respond-async`).
+    `status`: receiving (its body is still being read: not shown, removed if the upload
+    fails) -> queued -> running -> done | failed | cancelled. `owner` is the creating
+    caller ("key:<api key id>" or "anonymous")."""
+
+    __tablename__ = "import_job"
+    __table_args__ = (
+        Index("ix_import_job_owner_id", "owner", "id"),
+        Index("ix_import_job_status_id", "status", "id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(10), default="receiving")
+    restore: Mapped[bool] = mapped_column(Boolean, default=False)
+    item_count: Mapped[int] = mapped_column(Integer, default=0)
+    chunk_count: Mapped[int] = mapped_column(Integer, default=0)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ImportChunk(Base):
+    """A run of consecutive items of an import job, stored by one task of the job queue
+    (`queue_job_id`), with the counts of its items' results so far."""
+
+    __tablename__ = "import_chunk"
+    __table_args__ = (Index("ix_import_chunk_job_id_first_position", "job_id", "first_position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("import_job.id", ondelete="CASCADE"))
+    first_position: Mapped[int] = mapped_column(Integer)
+    item_count: Mapped[int] = mapped_column(Integer)
+    # queued | running | done | failed (its last attempt failed) | cancelled
+    status: Mapped[str] = mapped_column(String(10), default="queued")
+    queue_job_id: Mapped[int | None] = mapped_column(BigInteger)
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    duplicate: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    deleted: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ImportItem(Base):
+    """One item of an import job: its raw bytes (a JSON value) until it is stored, then
+    only its result, written in the transaction that stored it. No article text is kept
+    once an item has a result, so a takedown leaves nothing here to show."""
+
+    __tablename__ = "import_item"
+
+    job_id: Mapped[int] = mapped_column(
+        ForeignKey("import_job.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary)
+    status: Mapped[str | None] = mapped_column(String(10))
+    article_id: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
 # Search index objects live only in the migrations (FTS5 table and triggers on SQLite, a
 # generated tsvector column and GIN index on Postgres): autogenerate must not drop them.
 SEARCH_OBJECTS = {"article_fts", "search_vector", "ix_article_search_vector"}

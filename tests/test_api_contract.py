@@ -104,7 +104,13 @@ def test_every_paged_route_documents_cursor_and_since_only_as_its_alias(
                 paged.append((path, "cursor" in names))
             if "since" in names:
                 aliases.append((path, names["since"].get("deprecated", False)))
-    assert sorted(paged) == [("/v1/articles", True), ("/v1/changes", True), ("/v1/feeds", True)]
+    assert sorted(paged) == [
+        ("/v1/articles", True),
+        ("/v1/changes", True),
+        ("/v1/feeds", True),
+        ("/v1/jobs", True),
+        ("/v1/jobs/{job_id}/results", True),
+    ]
     assert aliases == [("/v1/changes", True)]
     change_page = spec["components"]["schemas"]["ChangePage"]["properties"]["next_cursor"]
     assert "`cursor`" in change_page["description"]

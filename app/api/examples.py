@@ -127,8 +127,17 @@ FAMILIES: dict[str, dict[int, list[Doc]]] = {
         502: _docs(UpstreamError("upstream answered HTTP 500", reason="http-status")),
         504: _docs(UpstreamTimeout("timed out fetching https://example.com/feed")),
     },
+    "jobs": {
+        400: _docs(_CURSOR),
+        404: _docs(NotFound("no job with id 42")),
+        409: _docs(Conflict("job 42 is done already: there is nothing to cancel")),
+        422: _invalid("path.job_id", *_AT_LEAST_1),
+    },
     "imports": {
-        400: _docs(InvalidInput("the NDJSON body has no items")),
+        400: _docs(
+            InvalidInput("the NDJSON body has no items"),
+            InvalidInput("the body has no items"),  # with Prefer: respond-async
+        ),
         413: _docs(PayloadTooLarge("request body exceeds the limit of 67108864 bytes")),
         415: _docs(
             UnsupportedMediaType(
@@ -143,6 +152,8 @@ FAMILIES: dict[str, dict[int, list[Doc]]] = {
 def _family(method: str, path: str) -> str:
     if path.startswith("/v1/feeds"):
         return "feeds"
+    if path.startswith("/v1/jobs"):
+        return "jobs"
     if path == "/v1/articles":
         return "ingest" if method == "POST" else "listing"
     if path.endswith("/reextract"):

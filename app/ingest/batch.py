@@ -35,6 +35,10 @@ from app.parsing.jsondoc import parse_json
 OnChunk = Callable[[int, list[Outcome]], Awaitable[None]]
 Check = Callable[[], Awaitable[None]]
 Prepare = Callable[[Sequence[Any], FetchContext | None], list[Item]]
+# Called in each chunk's write transaction, after its items are stored, with the chunk's
+# first index and outcomes: a background import writes its results there, so that results
+# and articles commit (or vanish) together.
+Record = Callable[[Session, int, list[Outcome]], None]
 
 
 def decode_line(line: bytes | str) -> Any:
@@ -64,6 +68,7 @@ class Importer:
     pool: PreparePool | None = None
     chunk_size: int = 500
     restore: bool = False
+    record: Record | None = None
 
     async def run(
         self, items: AsyncIterable[Any], on_chunk: OnChunk, check: Check | None = None
@@ -119,7 +124,7 @@ class Importer:
         return asyncio.ensure_future(self._commit(start, prepared, on_chunk))
 
     async def _commit(self, start: int, prepared: list[Item], on_chunk: OnChunk) -> None:
-        outcomes = await run_sync(self._write, prepared)
+        outcomes = await run_sync(self._write, prepared, start)
         await on_chunk(start, outcomes)  # at once: a client sees results as chunks commit
 
     def _prepare_here(self, raws: Sequence[Any], context: FetchContext | None) -> list[Item]:
@@ -129,10 +134,12 @@ class Importer:
         assert self.pool is not None
         return self.pool.prepare_all(_decoded(raws), context)
 
-    def _write(self, prepared: list[Item]) -> list[Outcome]:
+    def _write(self, prepared: list[Item], start: int = 0) -> list[Outcome]:
         """Store prepared items in one transaction (nothing is fetched while it is open)."""
         with session_scope(self.write_sessions) as session:
             outcomes = store(session, prepared, restore=self.restore)
+            if self.record is not None:
+                self.record(session, start, outcomes)
         checkpoint_if_large(self.write_sessions.kw["bind"])
         return outcomes
 

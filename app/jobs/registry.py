@@ -29,7 +29,7 @@ from app.config import Settings
 from app.jobs.runtime import JobRuntime
 
 # Modules whose import declares tasks. A new kind of background work adds its module here.
-TASK_MODULES = ("app.jobs.maintenance", "app.feeds.tasks")
+TASK_MODULES = ("app.jobs.maintenance", "app.feeds.tasks", "app.import_jobs.tasks")
 DEFAULT_QUEUE = "default"
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -26,9 +26,9 @@ OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/docs", "/redoc", "/
 OPEN_PREFIXES = ("/static/",)
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH"})
-# Deletes that undo nothing a writer could not redo (unsubscribing a feed) need `write`; the
-# others (an article's takedown) `admin`.
-WRITE_DELETE_PREFIXES = ("/v1/feeds/",)
+# Deletes that undo nothing a writer could not redo (unsubscribing a feed, cancelling a job)
+# need `write`; the others (an article's takedown) `admin`.
+WRITE_DELETE_PREFIXES = ("/v1/feeds/", "/v1/jobs/")
 
 
 def generate_key() -> str:

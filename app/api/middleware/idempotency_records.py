@@ -23,7 +23,9 @@ from app.models import IdempotencyRecord, utcnow
 from app.repositories import IdempotencyRepository
 
 FINGERPRINT_HEADERS = (b"content-type", b"content-location")
-KEPT_HEADERS = frozenset({b"content-type", b"location", b"content-location", b"x-fetch-status"})
+KEPT_HEADERS = frozenset(
+    {b"content-type", b"location", b"content-location", b"x-fetch-status", b"preference-applied"}
+)
 SHOWN_ARTICLE = "idempotency.shown_article"  # in scope["state"]
 
 
@@ -38,6 +40,10 @@ def request_hasher(scope: Scope) -> Any:
     hasher = hashlib.sha256()
     for name in FINGERPRINT_HEADERS:
         hasher.update(name + b": " + headers.get(name, b"") + b"\r\n")
+    # `Prefer: respond-async` makes an import a background job: another request. Hashed only
+    # when sent, so that the fingerprints of requests without it stay what they were.
+    if (prefer := headers.get(b"prefer")) is not None:
+        hasher.update(b"prefer: " + prefer + b"\r\n")
     hasher.update(b"\r\n")
     return hasher
 
