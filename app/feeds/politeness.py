@@ -39,12 +39,12 @@ def host_slot(work: JobRuntime, url: str) -> Iterator[None]:
     """Hold one of the host's request slots for the block; every request sent in it waits for
     its host's turn (`FEED_HOST_DELAY` apart, across all workers)."""
     host = (urlsplit(url).hostname or "").lower()[:255]
-    concurrency, delay = host_limits(work.settings, host)
+    concurrency, _ = host_limits(work.settings, host)
     hold = work.settings.fetch_total_timeout + LEASE_SLACK
     for attempt in range(1, SHORT_TRIES + 1):
         with session_scope(work.write_sessions) as session:
             now = utcnow()
-            lease = HostRepository(session).acquire(host, now, concurrency, delay, hold)
+            lease = HostRepository(session).acquire(host, now, concurrency, hold, SHORT_WAIT)
         if lease.lease_id is not None:
             break
         assert lease.retry_at is not None
@@ -52,7 +52,7 @@ def host_slot(work: JobRuntime, url: str) -> Iterator[None]:
         if wait > SHORT_WAIT or attempt == SHORT_TRIES:
             later = lease.retry_at + timedelta(seconds=random.uniform(0, min(wait, 5.0) / 5))
             raise RetryLater(later, f"host {host} is busy")
-        time.sleep(max(wait, 0.01) + random.uniform(0, 0.05))
+        time.sleep(max(wait, 0.01) + random.uniform(0, 0.01))
     assert lease.lease_id is not None
     try:
         with paced(work.settings, work.write_sessions):

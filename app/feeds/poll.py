@@ -189,7 +189,9 @@ def _add_entries(
         if status == "pending":
             wanted.append(({"url": entry.link}, job_key("url", key)))
     FeedEntryRepository(session).insert(rows)
-    return len(rows), work.deferrer.defer_many(session, FETCH_TASK, wanted)
+    # interleaved with the other feeds' entries: a feed's 20 entries live on one host, whose
+    # politeness would otherwise hold every worker thread in turn while other hosts idle
+    return len(rows), work.deferrer.defer_many(session, FETCH_TASK, wanted, round_robin=True)
 
 
 def _archived(session: Session, keys: list[str]) -> tuple[dict[str, int], set[str]]:

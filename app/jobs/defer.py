@@ -69,9 +69,14 @@ class Deferrer:
         session: Session,
         task: str,
         jobs_args: Sequence[tuple[dict[str, Any], str | None]],
+        *,
+        round_robin: bool = False,
     ) -> int:
         """Defer one job per (args, key): `key` is both the lock and the queueing lock of
         the job. One insert for the lot; if a key is still queued, one at a time instead.
+        `round_robin`: the n-th job of this batch gets priority -n, so that batches deferred
+        by several callers (the entries of several feeds) are run interleaved, each
+        caller's first job before anyone's second, not one batch after the other.
         Returns how many jobs were added."""
         if not jobs_args:
             return 0
@@ -83,8 +88,9 @@ class Deferrer:
                 lock=key,
                 queueing_lock=key,
                 task_kwargs=args,
+                priority=-position if round_robin else 0,
             )
-            for args, key in jobs_args
+            for position, (args, key) in enumerate(jobs_args)
         ]
         sqlite = isinstance(self.manager.connector, SQLiteConnector)
         try:
@@ -94,8 +100,16 @@ class Deferrer:
                 added = self.manager.batch_defer_jobs(batch, connection=raw)
         except exceptions.AlreadyEnqueued:
             return sum(
-                self.defer(session, task, args, lock=key, queueing_lock=key) is not None
-                for args, key in jobs_args
+                self.defer(
+                    session,
+                    task,
+                    args,
+                    lock=key,
+                    queueing_lock=key,
+                    priority=-position if round_robin else 0,
+                )
+                is not None
+                for position, (args, key) in enumerate(jobs_args)
             )
         if sqlite and added:
             self._wake_after_commit(session, added[0].queue, added[0].id)

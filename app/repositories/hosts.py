@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 
 from app.models import FetchHost, HostLease
 
+SLOT_RECHECK = 0.05  # seconds: when a host's slots are all taken, ask again this soon
+
 
 @dataclass(frozen=True)
 class Lease:
@@ -31,16 +33,24 @@ class HostRepository:
         self.session = session
 
     def acquire(
-        self, host: str, now: datetime, concurrency: int, delay: float, hold: float
+        self,
+        host: str,
+        now: datetime,
+        concurrency: int,
+        hold: float,
+        patience: float,
     ) -> Lease:
-        """A lease on `host` for `hold` seconds, or the time to ask again."""
+        """A lease on `host` for `hold` seconds, or the time to ask again: when all its slots
+        are taken, or when its next request turn (`next_turn`) is over `patience` seconds
+        away (a nearer turn is waited for by the request itself)."""
         row = self._locked(host)
         concurrency = row.max_concurrency or concurrency
-        delay = row.min_delay if row.min_delay is not None else delay
         self.session.execute(
             delete(HostLease).where(HostLease.host == host, HostLease.expires_at <= now)
         )
-        if row.next_allowed_at is not None and row.next_allowed_at > now:
+        if row.next_allowed_at is not None and row.next_allowed_at > now + timedelta(
+            seconds=patience
+        ):
             return Lease(None, row.next_allowed_at)
         active = self.session.scalar(
             select(func.count()).select_from(HostLease).where(HostLease.host == host)
@@ -50,7 +60,7 @@ class HostRepository:
                 select(func.min(HostLease.expires_at)).where(HostLease.host == host)
             )
             # a slot frees when a request ends, usually well before its lease expires
-            return Lease(None, min(soonest or now, now + timedelta(seconds=max(delay, 1.0))))
+            return Lease(None, min(soonest or now, now + timedelta(seconds=SLOT_RECHECK)))
         lease_id = self.session.scalar(
             insert(HostLease)
             .values(host=host, expires_at=now + timedelta(seconds=hold))
