@@ -65,7 +65,7 @@ def list_jobs(status: str | None, limit: int | None) -> None:
 @click.argument("job_id", type=click.IntRange(1))
 @click.option("--results", is_flag=True, help="Then each item's result, one JSON line each.")
 def show_job(job_id: int, results: bool) -> None:
-    """The job as GET /v1/jobs/ID shows it (and its results so far with --results)."""
+    """Job JOB_ID as GET /v1/jobs/JOB_ID shows it (with --results, its results so far)."""
     with _write_session() as (session, _):
         repo = ImportJobRepository(session)
         job = repo.get(job_id, None)
@@ -90,7 +90,7 @@ def show_job(job_id: int, results: bool) -> None:
 @jobs_command.command("cancel")
 @click.argument("job_id", type=click.IntRange(1))
 def cancel_job(job_id: int) -> None:
-    """Cancel what has not started (running chunks finish); prints the job."""
+    """Cancel what job JOB_ID has not started (running chunks finish); print the job."""
     try:
         with _write_session() as (session, deferrer):
             job = cancel_import(session, deferrer, job_id, None)
