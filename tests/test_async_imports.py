@@ -576,3 +576,47 @@ def test_an_idempotency_key_replays_the_same_job(start: Start, db: Engine) -> No
     synchronous = httpx.post(f"{services.url}/v1/imports", content=body, headers={**NDJSON, **key})
     assert synchronous.status_code == 422
     assert scalar(db, "SELECT count(*) FROM import_job") == 1
+
+
+POISON_TRIGGERS = {
+    "sqlite": [
+        "CREATE TRIGGER poison BEFORE INSERT ON article WHEN NEW.headline = 'Poison'"
+        " BEGIN SELECT RAISE(ABORT, 'poisoned'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        " IF NEW.headline = 'Poison' THEN RAISE EXCEPTION 'poisoned'; END IF;"
+        " RETURN NEW; END $$",
+        "CREATE TRIGGER poison BEFORE INSERT ON article FOR EACH ROW EXECUTE FUNCTION poison()",
+    ],
+}
+UNPOISON = {
+    "sqlite": ["DROP TRIGGER poison"],
+    "postgresql": ["DROP TRIGGER poison ON article", "DROP FUNCTION poison()"],
+}
+
+
+def test_a_chunk_that_keeps_failing_gives_its_items_error_results(start: Start, db: Engine) -> None:
+    """The database refuses one article of the first chunk every time: the chunk is retried,
+    then at its last attempt each of its items gets an error result, and the job ends
+    `failed` with the other chunk stored."""
+    items = [{"text": f"Item {n}\n\nThe body of item {n}."} for n in range(150)]
+    items[40] = {"text": "Poison\n\nThe database refuses to store this one."}
+    with db.begin() as conn:
+        for statement in POISON_TRIGGERS[db.dialect.name]:
+            conn.execute(text(statement))
+    try:
+        services = start(workers=1, JOB_RETRY_ATTEMPTS="1")
+        job = services.submit(ndjson(items))
+        failed = services.wait_status(job["id"], "failed", timeout=300)
+    finally:
+        with db.begin() as conn:
+            for statement in UNPOISON[db.dialect.name]:
+                conn.execute(text(statement))
+    assert failed["counts"]["created"] == 50
+    assert failed["counts"]["error"] == 100
+    results = services.results(job["id"])
+    assert [r["index"] for r in results] == list(range(150))
+    assert {r.get("error") for r in results[:100]} == {GAVE_UP}
+    assert scalar(db, "SELECT count(*) FROM article") == 50
+    assert chunk_jobs(db)[0] == ("succeeded", 2)  # tried, retried, then settled
