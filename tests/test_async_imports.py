@@ -620,3 +620,37 @@ def test_a_chunk_that_keeps_failing_gives_its_items_error_results(start: Start, 
     assert {r.get("error") for r in results[:100]} == {GAVE_UP}
     assert scalar(db, "SELECT count(*) FROM article") == 50
     assert chunk_jobs(db)[0] == ("succeeded", 2)  # tried, retried, then settled
+
+
+def peak_rss_mib(pid: int) -> float:
+    """The process's peak resident memory so far (Linux's VmHWM), in MiB."""
+    with open(f"/proc/{pid}/status") as status:
+        line = next(line for line in status if line.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
+
+
+@pytest.mark.skipif(
+    not POSTGRES,
+    reason="on SQLite the server's memory holds the database's page cache (64 MiB a "
+    "connection), which fills with whatever is written: measured on Postgres",
+)
+def test_a_large_body_is_spooled_with_flat_memory(start: Start, db: Engine) -> None:
+    """A 64 MiB NDJSON body (300,000 items) goes into the job a chunk at a time: the
+    server's peak memory grows by far less than the body."""
+    services = start(workers=0, IMPORT_CHUNK_SIZE="1000")
+    services.submit(ndjson([{"text": "Warm-up\n\nFirst import, so that start-up is over."}]))
+    before = peak_rss_mib(services.server.process.pid)
+    filler = "x" * 180
+
+    def body() -> Iterator[bytes]:
+        for start_at in range(0, 300_000, 1000):
+            yield "".join(
+                json.dumps({"text": f"Item {n}\n\n{filler}"}) + "\n"
+                for n in range(start_at, start_at + 1000)
+            ).encode()
+
+    job = services.submit(body())  # type: ignore[arg-type]
+    assert job["items"] == 300_000
+    growth = peak_rss_mib(services.server.process.pid) - before
+    assert growth < 32, f"the server's peak memory grew by {growth:.0f} MiB"
+    assert scalar(db, "SELECT count(*) FROM import_item") == 300_001
