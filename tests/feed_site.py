@@ -50,7 +50,7 @@ class FeedSite:
         self.failures: dict[str, Failure] = {}
         self.slow: dict[str, float] = {}
         self.hits: list[Hit] = []
-        self.in_flight = 0  # requests being answered now (robots.txt aside)
+        self.in_flight = 0  # requests being answered now
         self.most_in_flight = 0
         self.lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
@@ -133,14 +133,13 @@ class _Handler(BaseHTTPRequestHandler):
             failure = site.failures.get(path)
             document = site.documents.get(path)
             delay = max((s for p, s in site.slow.items() if path.startswith(p)), default=0.0)
-            counted = path != "/robots.txt"
-            site.in_flight += counted
+            site.in_flight += 1
             site.most_in_flight = max(site.most_in_flight, site.in_flight)
         try:
             self._answer(site, path, failure, document, delay)
         finally:
             with site.lock:
-                site.in_flight -= counted
+                site.in_flight -= 1
 
     def _answer(
         self,

@@ -24,6 +24,7 @@ from app.feed_schemas import (
     PollQueued,
     Subscribed,
 )
+from app.feeds.politeness import paced
 from app.feeds.poll import defer_poll
 from app.feeds.subscribe import checked, chosen, discover, subscribe
 from app.jobs.defer import Deferrer
@@ -57,7 +58,9 @@ def _deferrer(request: Request) -> Deferrer:
 )
 def create_feed(request: Request, body: FeedCreate, session: WriteSession) -> Response:
     """Follow a feed or sitemap; given a page, follow the feeds or sitemaps found for it."""
-    found = discover(request.app.state.fetch_context.fetcher, body.url)
+    state = request.app.state
+    with paced(state.settings, state.write_sessions):  # the host's turns, as the workers'
+        found = discover(state.fetch_context.fetcher, body.url)
     followed = chosen(found, body.kind)
     if not followed:
         raise Unprocessable(

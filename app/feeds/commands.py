@@ -16,6 +16,7 @@ from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, session_scope, writer
 from app.errors import AppError
 from app.feed_schemas import FeedRead
+from app.feeds.politeness import paced
 from app.feeds.poll import defer_poll
 from app.feeds.subscribe import chosen, discover, subscribe
 from app.ingest.resources import open_fetch_context
@@ -43,7 +44,12 @@ def feeds_command() -> None:
 
 
 @feeds_command.command("list")
-@click.option("--state", type=click.Choice(["active", "paused"]), default=None)
+@click.option(
+    "--state",
+    type=click.Choice(["active", "paused"]),
+    default=None,
+    help="Only feeds in this state.",
+)
 @click.option("--failing", is_flag=True, help="Only feeds whose last poll failed.")
 def list_feeds(state: str | None, failing: bool) -> None:
     """One JSON object per feed (its state, schedule and counters)."""
@@ -61,14 +67,20 @@ def list_feeds(state: str | None, failing: bool) -> None:
 
 @feeds_command.command("add")
 @click.argument("url")
-@click.option("--kind", type=click.Choice(["feed", "sitemap"]), default=None)
+@click.option(
+    "--kind",
+    type=click.Choice(["feed", "sitemap"]),
+    default=None,
+    help="Follow only this kind of what the page declares (default: feeds, else sitemaps).",
+)
 def add_feed(url: str, kind: Literal["feed", "sitemap"] | None) -> None:
     """Subscribe to URL (a feed, a sitemap, or a page to find them on)."""
     settings = get_settings()
     with _database(settings) as (sessions, deferrer):
         with open_fetch_context(settings, sessions) as context:
             try:
-                found = discover(context.fetcher, url)
+                with paced(settings, sessions):
+                    found = discover(context.fetcher, url)
             except AppError as error:
                 raise click.ClickException(error.detail) from None
         followed = chosen(found, kind)
@@ -93,7 +105,9 @@ def poll_feed(feed_id: int) -> None:
 
 @feeds_command.command("host")
 @click.argument("host")
-@click.option("--concurrency", type=click.IntRange(1, 64), default=None)
+@click.option(
+    "--concurrency", type=click.IntRange(1, 64), default=None, help="Requests at once to HOST."
+)
 @click.option("--delay", type=click.FloatRange(0, 3600), default=None, help="Seconds.")
 def host_limits(host: str, concurrency: int | None, delay: float | None) -> None:
     """Politeness for HOST across all workers (no option: back to the defaults)."""

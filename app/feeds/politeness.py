@@ -7,10 +7,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from functools import partial
 from urllib.parse import urlsplit
+
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings, parse_host_overrides
 from app.db import session_scope
+from app.fetching.pacing import gated
 from app.jobs.engine import RetryLater
 from app.jobs.runtime import JobRuntime
 from app.models import utcnow
@@ -32,7 +36,8 @@ def host_limits(settings: Settings, host: str) -> tuple[int, float]:
 
 @contextmanager
 def host_slot(work: JobRuntime, url: str) -> Iterator[None]:
-    """Hold one of the host's request slots for the block."""
+    """Hold one of the host's request slots for the block; every request sent in it waits for
+    its host's turn (`FEED_HOST_DELAY` apart, across all workers)."""
     host = (urlsplit(url).hostname or "").lower()[:255]
     concurrency, delay = host_limits(work.settings, host)
     hold = work.settings.fetch_total_timeout + LEASE_SLACK
@@ -50,7 +55,30 @@ def host_slot(work: JobRuntime, url: str) -> Iterator[None]:
         time.sleep(max(wait, 0.01) + random.uniform(0, 0.05))
     assert lease.lease_id is not None
     try:
-        yield
+        with paced(work.settings, work.write_sessions):
+            yield
     finally:
         with session_scope(work.write_sessions) as session:
             HostRepository(session).release(lease.lease_id)
+
+
+@contextmanager
+def paced(settings: Settings, write_sessions: sessionmaker[Session]) -> Iterator[None]:
+    """Every request the fetcher sends in the block (robots.txt and redirects included)
+    waits for its host's turn: FEED_HOST_DELAY apart, across all workers and API processes."""
+    with gated(partial(_wait_turn, settings, write_sessions)):
+        yield
+
+
+def _wait_turn(settings: Settings, write_sessions: sessionmaker[Session], url: str) -> None:
+    """Wait until the host of `url` may take another request, and take that turn: taken in
+    the database just before the request leaves, so that two requests reach the host
+    `delay` apart whichever process sends them."""
+    host = (urlsplit(url).hostname or "").lower()[:255]
+    _, delay = host_limits(settings, host)
+    while True:
+        with session_scope(write_sessions) as session:
+            retry_at = HostRepository(session).next_turn(host, utcnow, delay)
+        if retry_at is None:
+            return
+        time.sleep(max((retry_at - utcnow()).total_seconds(), 0.001))

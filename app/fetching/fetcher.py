@@ -18,6 +18,7 @@ from app.fetching.network import (
     deadline,
     resolve,
 )
+from app.fetching.pacing import before_request
 from app.fetching.policy import check_url
 from app.fetching.response_bytes import (
     ACCEPT_ENCODING,
@@ -136,6 +137,7 @@ class Fetcher:
     @contextmanager
     def _open(self, url: str, headers: dict[str, str]) -> Iterator[httpx.Response]:
         """One GET with httpx errors translated; the body is left to the caller to stream."""
+        before_request(url)  # a caller's per-host pacing, if any
         try:
             with self._client.stream("GET", url, headers=headers) as response:
                 yield response

@@ -65,7 +65,7 @@ def list_jobs(status: str | None, limit: int | None) -> None:
 @click.argument("job_id", type=click.IntRange(1))
 @click.option("--results", is_flag=True, help="Then each item's result, one JSON line each.")
 def show_job(job_id: int, results: bool) -> None:
-    """Job JOB_ID as GET /v1/jobs/JOB_ID shows it (with --results, its results so far)."""
+    """Job JOB_ID as GET /v1/jobs/ID shows it (--results: its results so far)."""
     with _write_session() as (session, _):
         repo = ImportJobRepository(session)
         job = repo.get(job_id, None)
@@ -90,7 +90,9 @@ def show_job(job_id: int, results: bool) -> None:
 @jobs_command.command("cancel")
 @click.argument("job_id", type=click.IntRange(1))
 def cancel_job(job_id: int) -> None:
-    """Cancel what job JOB_ID has not started (running chunks finish); print the job."""
+    """Cancel what has not started of job JOB_ID; prints the job.
+
+    Chunks already running finish."""
     try:
         with _write_session() as (session, deferrer):
             job = cancel_import(session, deferrer, job_id, None)

@@ -21,8 +21,9 @@ from app.jobs.worker import serve_worker
     help="Serve this worker's Prometheus metrics (polls, fetches) on HOST:PORT.",
 )
 def worker_command(concurrency: int | None, metrics_port: int | None) -> None:
-    """Run jobs until SIGINT or SIGTERM (running jobs get JOB_SHUTDOWN_SECONDS to finish).
+    """Run background jobs (feed polls, article fetches, async imports) until stopped.
 
+    On SIGINT or SIGTERM, running jobs get JOB_SHUTDOWN_SECONDS to finish.
     Start as many as the load needs, on any machines that reach the database (Postgres);
     a worker killed outright has its running jobs retried by the others.
     """

@@ -1,11 +1,13 @@
 """Per-host politeness in the database, so it holds across every worker on every machine.
 
-A request to a host needs a lease: at most `concurrency` unexpired leases per host, and a
-new one no sooner than `delay` seconds after the previous one began. Leases expire on their
+A request to a host needs a lease: at most `concurrency` unexpired leases per host. Then each
+request sent under the lease (robots.txt and redirect hops too) takes its turn: no sooner than
+`delay` seconds after the previous request to that host began (`next_turn`). Leases expire on their
 own (a worker killed mid-request holds its slot only until then). The host's row is locked
 while the lease is decided (Postgres: FOR UPDATE; SQLite: its writers take turns).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -54,12 +56,23 @@ class HostRepository:
             .values(host=host, expires_at=now + timedelta(seconds=hold))
             .returning(HostLease.id)
         )
+        return Lease(lease_id)
+
+    def next_turn(self, host: str, clock: Callable[[], datetime], delay: float) -> datetime | None:
+        """Take the host's next request turn (None: go now; the next one waits `delay`), or
+        the time to ask again. The time is read once the host's row is locked: a turn is
+        measured from when it is taken, not from when it was asked for."""
+        row = self._locked(host)
+        now = clock()
+        delay = row.min_delay if row.min_delay is not None else delay
+        if row.next_allowed_at is not None and row.next_allowed_at > now:
+            return row.next_allowed_at
         self.session.execute(
             update(FetchHost)
             .where(FetchHost.host == host)
             .values(next_allowed_at=now + timedelta(seconds=delay))
         )
-        return Lease(lease_id)
+        return None
 
     def release(self, lease_id: int) -> None:
         self.session.execute(delete(HostLease).where(HostLease.id == lease_id))
