@@ -506,6 +506,12 @@ def test_the_jobs_command_lists_shows_and_cancels(start: Start, database_url: st
     first = services.submit(ndjson([{"text": "First\n\nThe first job's only article."}]))
     second = services.submit(ndjson([{"text": f"Item {n}\n\nBody {n}."} for n in range(3)]))
 
+    page = services.get("/v1/jobs", limit=1)
+    assert [j["id"] for j in page["items"]] == [second["id"]]  # newest first
+    rest = services.get("/v1/jobs", limit=1, cursor=page["next_cursor"])
+    assert [j["id"] for j in rest["items"]] == [first["id"]]
+    assert rest["next_cursor"] is None
+
     def jobs(*args: str) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "DATABASE_URL": database_url}
         command = [sys.executable, "-m", "app", "jobs", *args]
