@@ -506,6 +506,12 @@ def test_the_jobs_command_lists_shows_and_cancels(start: Start, database_url: st
     first = services.submit(ndjson([{"text": "First\n\nThe first job's only article."}]))
     second = services.submit(ndjson([{"text": f"Item {n}\n\nBody {n}."} for n in range(3)]))
 
+    page = services.get("/v1/jobs", limit=1)
+    assert [j["id"] for j in page["items"]] == [second["id"]]  # newest first
+    rest = services.get("/v1/jobs", limit=1, cursor=page["next_cursor"])
+    assert [j["id"] for j in rest["items"]] == [first["id"]]
+    assert rest["next_cursor"] is None
+
     def jobs(*args: str) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "DATABASE_URL": database_url}
         command = [sys.executable, "-m", "app", "jobs", *args]
@@ -576,3 +582,81 @@ def test_an_idempotency_key_replays_the_same_job(start: Start, db: Engine) -> No
     synchronous = httpx.post(f"{services.url}/v1/imports", content=body, headers={**NDJSON, **key})
     assert synchronous.status_code == 422
     assert scalar(db, "SELECT count(*) FROM import_job") == 1
+
+
+POISON_TRIGGERS = {
+    "sqlite": [
+        "CREATE TRIGGER poison BEFORE INSERT ON article WHEN NEW.headline = 'Poison'"
+        " BEGIN SELECT RAISE(ABORT, 'poisoned'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        " IF NEW.headline = 'Poison' THEN RAISE EXCEPTION 'poisoned'; END IF;"
+        " RETURN NEW; END $$",
+        "CREATE TRIGGER poison BEFORE INSERT ON article FOR EACH ROW EXECUTE FUNCTION poison()",
+    ],
+}
+UNPOISON = {
+    "sqlite": ["DROP TRIGGER poison"],
+    "postgresql": ["DROP TRIGGER poison ON article", "DROP FUNCTION poison()"],
+}
+
+
+def test_a_chunk_that_keeps_failing_gives_its_items_error_results(start: Start, db: Engine) -> None:
+    """The database refuses one article of the first chunk every time: the chunk is retried,
+    then at its last attempt each of its items gets an error result, and the job ends
+    `failed` with the other chunk stored."""
+    items = [{"text": f"Item {n}\n\nThe body of item {n}."} for n in range(150)]
+    items[40] = {"text": "Poison\n\nThe database refuses to store this one."}
+    with db.begin() as conn:
+        for statement in POISON_TRIGGERS[db.dialect.name]:
+            conn.execute(text(statement))
+    try:
+        services = start(workers=1, JOB_RETRY_ATTEMPTS="1")
+        job = services.submit(ndjson(items))
+        failed = services.wait_status(job["id"], "failed", timeout=300)
+    finally:
+        with db.begin() as conn:
+            for statement in UNPOISON[db.dialect.name]:
+                conn.execute(text(statement))
+    assert failed["counts"]["created"] == 50
+    assert failed["counts"]["error"] == 100
+    results = services.results(job["id"])
+    assert [r["index"] for r in results] == list(range(150))
+    assert {r.get("error") for r in results[:100]} == {GAVE_UP}
+    assert scalar(db, "SELECT count(*) FROM article") == 50
+    assert chunk_jobs(db)[0] == ("succeeded", 2)  # tried, retried, then settled
+
+
+def peak_rss_mib(pid: int) -> float:
+    """The process's peak resident memory so far (Linux's VmHWM), in MiB."""
+    with open(f"/proc/{pid}/status") as status:
+        line = next(line for line in status if line.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
+
+
+@pytest.mark.skipif(
+    not POSTGRES,
+    reason="on SQLite the server's memory holds the database's page cache (64 MiB a "
+    "connection), which fills with whatever is written: measured on Postgres",
+)
+def test_a_large_body_is_spooled_with_flat_memory(start: Start, db: Engine) -> None:
+    """A 64 MiB NDJSON body (300,000 items) goes into the job a chunk at a time: the
+    server's peak memory grows by far less than the body."""
+    services = start(workers=0, IMPORT_CHUNK_SIZE="1000")
+    services.submit(ndjson([{"text": "Warm-up\n\nFirst import, so that start-up is over."}]))
+    before = peak_rss_mib(services.server.process.pid)
+    filler = "x" * 180
+
+    def body() -> Iterator[bytes]:
+        for start_at in range(0, 300_000, 1000):
+            yield "".join(
+                json.dumps({"text": f"Item {n}\n\n{filler}"}) + "\n"
+                for n in range(start_at, start_at + 1000)
+            ).encode()
+
+    job = services.submit(body())  # type: ignore[arg-type]
+    assert job["items"] == 300_000
+    growth = peak_rss_mib(services.server.process.pid) - before
+    assert growth < 32, f"the server's peak memory grew by {growth:.0f} MiB"
+    assert scalar(db, "SELECT count(*) FROM import_item") == 300_001

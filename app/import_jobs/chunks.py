@@ -63,7 +63,7 @@ async def run_chunk(work: JobRuntime, chunk_id: int, last_attempt: bool) -> str 
         if not last_attempt:
             raise  # retried later, from the first item without a result
         log.exception("import chunk %s failed for good", chunk_id)
-        await run_sync(_give_up, work.write_sessions, claimed, chunk_id)
+        await run_sync(_give_up, work.write_sessions, chunk_id)
         status = "failed"
     await run_sync(_finish, work.write_sessions, chunk_id, status)
     return status
@@ -98,7 +98,7 @@ def _claim(write_sessions: sessionmaker[Session], chunk_id: int) -> Claimed | No
         )
 
 
-def _give_up(write_sessions: sessionmaker[Session], claimed: Claimed, chunk_id: int) -> None:
+def _give_up(write_sessions: sessionmaker[Session], chunk_id: int) -> None:
     with session_scope(write_sessions) as session:
         give_up(session, chunk_id)
 
