@@ -63,6 +63,7 @@ bench: install
 	$(PY) bench/archive_scale.py --articles 5000 $(if $(BENCH_POSTGRES_URL),--postgres-url '$(BENCH_POSTGRES_URL)')
 	$(PY) bench/load.py --duration 10 --warmup 2 --preload 2000
 	$(if $(BENCH_POSTGRES_URL),$(PY) bench/load.py --duration 10 --warmup 2 --preload 2000 --postgres-url '$(BENCH_POSTGRES_URL)')
+	$(PY) bench/feeds.py --feeds 40 --entries 10 --sample 100 $(if $(BENCH_POSTGRES_URL),--postgres-url '$(BENCH_POSTGRES_URL)')
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache
