@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine, text
+
 ROOT = Path(__file__).resolve().parent.parent
 WAIT = 120  # seconds: a bound on a hang, never a speed target
 
@@ -25,6 +27,13 @@ FAST_JOBS = {
     "FEED_HOST_CONCURRENCY": "8",
     "LOG_LEVEL": "WARNING",
 }
+
+
+def empty_job_queue(db: Engine) -> None:
+    """Remove what tests left in the job queue: jobs, periodic defers, registered workers."""
+    with db.begin() as conn:
+        for table in ("jobs", "periodic_defers", "workers"):
+            conn.execute(text(f"DELETE FROM procrastinate_{table}"))
 
 
 class Worker:

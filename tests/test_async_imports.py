@@ -21,7 +21,7 @@ from sqlalchemy import Engine, text
 
 from app.import_jobs.chunks import GAVE_UP
 from tests.conftest import HTTP_TIMEOUT, KeyMaker, LiveServer, bearer
-from tests.job_workers import FAST_JOBS, Worker, wait_for
+from tests.job_workers import FAST_JOBS, Worker, empty_job_queue, wait_for
 
 POSTGRES = bool(os.environ.get("TEST_DATABASE_URL"))
 NDJSON = {"Content-Type": "application/x-ndjson"}
@@ -213,9 +213,7 @@ def start(db: Engine, database_url: str) -> Iterator[Start]:
         for worker in services.workers:
             worker.kill()
         services.server.stop()
-    with db.begin() as conn:
-        for table in ("jobs", "periodic_defers", "workers"):
-            conn.execute(text(f"DELETE FROM procrastinate_{table}"))
+    empty_job_queue(db)
 
 
 def ndjson(items: list[Any]) -> str:

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, text
 
 from tests.conftest import HTTP_TIMEOUT, LiveServer
 from tests.feed_site import Failure, FeedSite
-from tests.job_workers import FAST_JOBS, Worker, wait_for
+from tests.job_workers import FAST_JOBS, Worker, empty_job_queue, wait_for
 
 POSTGRES = bool(os.environ.get("TEST_DATABASE_URL"))
 # Polls happen when a test asks (POST .../poll) unless it lowers these.
@@ -91,13 +91,7 @@ def start(db: Engine, database_url: str) -> Iterator[Start]:
         for worker in services.workers:
             worker.kill()
         services.server.stop()
-    with db.begin() as conn:
-        for table in (
-            "procrastinate_jobs",
-            "procrastinate_periodic_defers",
-            "procrastinate_workers",
-        ):
-            conn.execute(text(f"DELETE FROM {table}"))
+    empty_job_queue(db)
 
 
 def test_subscribe_poll_store_with_provenance_then_a_conditional_poll(

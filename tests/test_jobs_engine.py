@@ -12,16 +12,14 @@ from app.db import make_sessionmaker, session_scope
 from app.jobs.engine import make_connector, make_deferrer
 from app.jobs.registry import load_tasks
 from app.jobs.worker import runs_in_server
-from tests.job_workers import Worker, wait_for
+from tests.job_workers import Worker, empty_job_queue, wait_for
 
 
 @pytest.fixture
 def queue(db: Engine) -> Iterator[Engine]:
     """The database with the job tables emptied after the test."""
     yield db
-    with db.begin() as conn:
-        for table in ("procrastinate_jobs", "procrastinate_periodic_defers"):
-            conn.execute(text(f"DELETE FROM {table}"))
+    empty_job_queue(db)
 
 
 def _jobs(engine: Engine, task: str) -> list[tuple[int, str]]:
