@@ -319,6 +319,9 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=300, help="pages per ceiling process")
     parser.add_argument("--postgres-url", help="admin URL of a server (a database is made)")
     parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument(
+        "--workers", default="1,2", help="worker processes of each Postgres setup, e.g. 1,2"
+    )
     args = parser.parse_args()
 
     print("ceiling: extraction alone …", flush=True)
@@ -328,7 +331,7 @@ def main() -> None:
     results = []
     try:
         if args.postgres_url:
-            for workers in (1, 2):
+            for workers in (int(n) for n in args.workers.split(",")):
                 admin, name, url = fresh_postgres_url(args.postgres_url)
                 try:
                     label = f"postgres, {workers} worker{'s' if workers > 1 else ''}"

@@ -42,8 +42,11 @@ def fetch_entry(work: JobRuntime, url: str, last_attempt: bool) -> Outcome | Non
         return None  # another job stored it (or the feed was deleted)
     if known is not None:
         return _settle(work, key, Outcome("duplicate", known), "known")
+    # Not stored under this URL (just looked up): no validators for a conditional GET to ask
+    # the database for again.
+    context = replace(work.fetch, last_fetch=_never_fetched)
     with host_slot(work, url):
-        item = prepare(ArticleIn(url=url), work.fetch)
+        item = prepare(ArticleIn(url=url), context)
     if isinstance(item, AppError):
         if retryable(item) and not last_attempt:
             raise item
@@ -55,6 +58,10 @@ def fetch_entry(work: JobRuntime, url: str, last_attempt: bool) -> Outcome | Non
         _link(session, key, outcome)
     record_outcomes([outcome])
     return outcome
+
+
+def _never_fetched(url_key: str, url: str) -> None:
+    return None
 
 
 def _meta(entry: FeedEntry) -> EntryMeta:

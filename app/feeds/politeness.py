@@ -4,10 +4,9 @@ queue (`RetryLater`) to run again when the host is free, instead of holding a wo
 
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
-from functools import partial
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,6 +22,8 @@ from app.repositories.hosts import HostRepository
 SHORT_WAIT = 2.0  # seconds a job waits for its host before giving the worker back
 SHORT_TRIES = 10  # short waits before giving the worker back all the same
 LEASE_SLACK = 5.0  # seconds a lease outlives the longest fetch
+# A turn older than this share of the host's delay when its request is sent is taken again.
+STALE_TURN = 0.2
 
 
 def host_limits(settings: Settings, host: str) -> tuple[int, float]:
@@ -66,19 +67,44 @@ def host_slot(work: JobRuntime, url: str) -> Iterator[None]:
 def paced(settings: Settings, write_sessions: sessionmaker[Session]) -> Iterator[None]:
     """Every request the fetcher sends in the block (robots.txt and redirects included)
     waits for its host's turn: FEED_HOST_DELAY apart, across all workers and API processes."""
-    with gated(partial(_wait_turn, settings, write_sessions)):
+    with gated(_Turns(settings, write_sessions)):
         yield
 
 
-def _wait_turn(settings: Settings, write_sessions: sessionmaker[Session], url: str) -> None:
-    """Wait until the host of `url` may take another request, and take that turn: taken in
-    the database just before the request leaves, so that two requests reach the host
-    `delay` apart whichever process sends them."""
-    host = (urlsplit(url).hostname or "").lower()[:255]
-    _, delay = host_limits(settings, host)
-    while True:
-        with session_scope(write_sessions) as session:
-            retry_at = HostRepository(session).next_turn(host, utcnow, delay)
-        if retry_at is None:
-            return
-        time.sleep(max((retry_at - utcnow()).total_seconds(), 0.001))
+class _Turns:
+    """A request's turn on its host, taken in the database just before the request leaves
+    (`__call__`), so that two requests reach the host `delay` apart whichever process sends
+    them; and checked again as it is sent (`confirm`): a thread that lost the CPU between
+    the two (a busy worker) would send late, closer to the next turn than `delay`, so a turn
+    gone stale by then is given up for a new one."""
+
+    def __init__(self, settings: Settings, write_sessions: sessionmaker[Session]) -> None:
+        self.settings = settings
+        self.write_sessions = write_sessions
+        self.taken: dict[str, datetime] = {}  # host -> when its turn was taken
+
+    def __call__(self, url: str) -> None:
+        host, delay = self._host(url)
+        while True:
+            with session_scope(self.write_sessions) as session:
+                retry_at = HostRepository(session).next_turn(host, self._clock(host), delay)
+            if retry_at is None:
+                return
+            time.sleep(max((retry_at - utcnow()).total_seconds(), 0.001))
+
+    def confirm(self, url: str) -> None:
+        host, delay = self._host(url)
+        taken = self.taken.get(host)
+        if taken is not None and utcnow() - taken > timedelta(seconds=delay * STALE_TURN):
+            self(url)
+
+    def _host(self, url: str) -> tuple[str, float]:
+        host = (urlsplit(url).hostname or "").lower()[:255]
+        return host, host_limits(self.settings, host)[1]
+
+    def _clock(self, host: str) -> Callable[[], datetime]:
+        def now() -> datetime:
+            self.taken[host] = moment = utcnow()
+            return moment
+
+        return now

@@ -23,6 +23,7 @@ import httpx
 
 from app.errors import UpstreamError, UpstreamTimeout
 from app.fetching.limits import Network
+from app.fetching.pacing import before_send
 from app.fetching.policy import address_refused, forbidden_reason
 
 Resolver = Callable[[str, int], list[str]]
@@ -159,3 +160,7 @@ class SafeTransport(httpx.HTTPTransport):
             keepalive_expiry=limits.keepalive_expiry,
             network_backend=backend,
         )
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        before_send(str(request.url))  # a caller's per-host pacing: the turn still holds?
+        return super().handle_request(request)

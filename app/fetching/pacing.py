@@ -2,11 +2,19 @@
 redirect hop included), so that a caller can pace its requests per host: background jobs
 keep their per-host delay with it (app/feeds/politeness.py). No gate: requests go at once."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Protocol
 
-Gate = Callable[[str], None]  # called with the URL about to be requested; may wait
+
+class Gate(Protocol):
+    def __call__(self, url: str) -> None:
+        """Before a request to `url` is made: may wait."""
+
+    def confirm(self, url: str) -> None:
+        """As that request is sent (its bytes about to leave): may wait again."""
+
 
 _gate: ContextVar[Gate | None] = ContextVar("request_gate", default=None)
 
@@ -25,3 +33,9 @@ def before_request(url: str) -> None:
     gate = _gate.get()
     if gate is not None:
         gate(url)
+
+
+def before_send(url: str) -> None:
+    gate = _gate.get()
+    if gate is not None:
+        gate.confirm(url)

@@ -27,6 +27,12 @@ from app.parsing.urls import normalize_url
 from app.repositories import ArticleRepository
 from app.schemas import MAX_URL, ArticleIn, NormalizedArticle
 
+# One extraction at a time per process. Extraction is CPU work under the GIL, and lxml lets
+# the GIL go around each parse and XPath call: two threads extracting at once hand it back
+# and forth hundreds of times a page, and the kernel's thread switches cost a fifth of a
+# worker's CPU (measured with perf, bench/feeds.py). Fetches and database work still overlap.
+_EXTRACTING = threading.Lock()
+
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -221,7 +227,8 @@ def _fetch(item: ArticleIn, context: FetchContext) -> Prepared | Unchanged:
         raise
     if page.not_modified and known:
         return Unchanged(known[0])
-    article = extract_article(page.body, page.final_url, charset=page.charset)
+    with _EXTRACTING:
+        article = extract_article(page.body, page.final_url, charset=page.charset)
     article = caller_overrides(item, article.model_copy(update={"url": url}))
     # The final URL's site served the page: it vouches for the URLs on that site only (an
     # off-site redirect's source is not an alias: that site could serve its own text later).

@@ -45,19 +45,21 @@ class HostRepository:
         away (a nearer turn is waited for by the request itself)."""
         row = self._locked(host)
         concurrency = row.max_concurrency or concurrency
-        self.session.execute(
-            delete(HostLease).where(HostLease.host == host, HostLease.expires_at <= now)
-        )
         if row.next_allowed_at is not None and row.next_allowed_at > now + timedelta(
             seconds=patience
         ):
             return Lease(None, row.next_allowed_at)
         active = self.session.scalar(
-            select(func.count()).select_from(HostLease).where(HostLease.host == host)
+            select(func.count())
+            .select_from(HostLease)
+            .where(HostLease.host == host, HostLease.expires_at > now)
         )
         if (active or 0) >= concurrency:
             soonest = self.session.scalar(
                 select(func.min(HostLease.expires_at)).where(HostLease.host == host)
+            )
+            self.session.execute(  # leases of workers that died: gone once expired
+                delete(HostLease).where(HostLease.host == host, HostLease.expires_at <= now)
             )
             # a slot frees when a request ends, usually well before its lease expires
             return Lease(None, min(soonest or now, now + timedelta(seconds=SLOT_RECHECK)))
@@ -74,9 +76,9 @@ class HostRepository:
         measured from when it is taken, not from when it was asked for."""
         row = self._locked(host)
         now = clock()
-        delay = row.min_delay if row.min_delay is not None else delay
         if row.next_allowed_at is not None and row.next_allowed_at > now:
             return row.next_allowed_at
+        delay = row.min_delay if row.min_delay is not None else delay
         self.session.execute(
             update(FetchHost)
             .where(FetchHost.host == host)
@@ -98,13 +100,15 @@ class HostRepository:
 
     def _locked(self, host: str) -> FetchHost:
         """The host's row (made if missing), locked until the transaction ends."""
-        dialect = self.session.get_bind().dialect.name
-        make = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(FetchHost)
-        self.session.execute(make.values(host=host).on_conflict_do_nothing())
         query = (
             select(FetchHost)
             .where(FetchHost.host == host)
             .with_for_update()
             .execution_options(populate_existing=True)
         )
+        if (row := self.session.scalars(query).one_or_none()) is not None:
+            return row
+        dialect = self.session.get_bind().dialect.name
+        make = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(FetchHost)
+        self.session.execute(make.values(host=host).on_conflict_do_nothing())
         return self.session.scalars(query).one()
