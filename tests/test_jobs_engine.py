@@ -75,6 +75,30 @@ def test_a_worker_process_runs_deferred_jobs(
         assert worker.stop() == 0  # SIGTERM: a clean stop
 
 
+def _analyzed(engine: Engine) -> int:
+    with engine.connect() as conn:
+        query = "SELECT analyze_count FROM pg_stat_user_tables WHERE relname = 'procrastinate_jobs'"
+        return int(conn.execute(text(query)).scalar_one())
+
+
+def test_a_worker_renews_the_queues_statistics_after_a_burst(
+    queue: Engine, settings: Settings, database_url: str
+) -> None:
+    """Stale statistics make Postgres fetch each job by scanning the whole queue; a server
+    with autovacuum off (this one) never renews them by itself."""
+    if queue.dialect.name != "postgresql":
+        pytest.skip("statistics are Postgres's")
+    before = _analyzed(queue)
+    deferrer = make_deferrer(settings, make_connector(settings, queue))
+    with session_scope(make_sessionmaker(queue)) as session:
+        deferrer.defer_many(session, "jobs:ping", [({"note": str(n)}, None) for n in range(1500)])
+    worker = Worker(database_url)
+    try:
+        wait_for(lambda: _analyzed(queue) > before, "the queue's table to be analyzed")
+    finally:
+        assert worker.stop() == 0
+
+
 def test_jobs_run_in_the_server_on_sqlite_only_unless_set() -> None:
     sqlite, postgres = "sqlite:///x.db", "postgresql+psycopg://u@127.0.0.1/db"
     assert runs_in_server(Settings(database_url=sqlite, worker_in_server=None))

@@ -4,6 +4,7 @@ the stored article in the same transaction (so a job killed midway left nothing 
 and its retry finds the work done or does all of it)."""
 
 from dataclasses import replace
+from functools import partial
 
 from sqlalchemy.orm import Session
 
@@ -44,9 +45,9 @@ def fetch_entry(work: JobRuntime, url: str, last_attempt: bool) -> Outcome | Non
         return _settle(work, key, Outcome("duplicate", known), "known")
     # Not stored under this URL (just looked up): no validators for a conditional GET to ask
     # the database for again.
-    context = replace(work.fetch, last_fetch=_never_fetched)
-    with host_slot(work, url):
-        item = prepare(ArticleIn(url=url), context)
+    # The host's request slot (in the database, for every worker) is held for the fetch only.
+    context = replace(work.fetch, last_fetch=_never_fetched, request_slot=partial(host_slot, work))
+    item = prepare(ArticleIn(url=url), context)
     if isinstance(item, AppError):
         if retryable(item) and not last_attempt:
             raise item
@@ -70,21 +71,18 @@ def _meta(entry: FeedEntry) -> EntryMeta:
 
 def _settle(work: JobRuntime, key: str, outcome: Outcome, status: str) -> Outcome:
     with session_scope(work.write_sessions) as session:
-        entries = FeedEntryRepository(session)
-        waiting = entries.waiting(key)
-        entries.settle((e.id for e in waiting), status, outcome.article_id, outcome.error)
+        FeedEntryRepository(session).settle_waiting(key, status, outcome.article_id, outcome.error)
     return outcome
 
 
 def _link(session: Session, key: str, outcome: Outcome) -> None:
     entries = FeedEntryRepository(session)
-    waiting = entries.waiting(key)
     if outcome.status == "error" or outcome.article_id is None:
-        entries.settle((e.id for e in waiting), "failed", None, outcome.error)
+        entries.settle_waiting(key, "failed", None, outcome.error)
         return
     if outcome.status == "deleted":  # a takedown: the article is gone, its id with it
-        entries.settle((e.id for e in waiting), "deleted", None, None)
+        entries.settle_waiting(key, "deleted", None, None)
         return
-    entries.settle((e.id for e in waiting), "stored", outcome.article_id, None)
+    feed_ids = entries.settle_waiting(key, "stored", outcome.article_id, None)
     if outcome.status == "created":
-        FeedRepository(session).credit(e.feed_id for e in waiting)
+        FeedRepository(session).credit(feed_ids)

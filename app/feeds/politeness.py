@@ -40,12 +40,12 @@ def host_slot(work: JobRuntime, url: str) -> Iterator[None]:
     """Hold one of the host's request slots for the block; every request sent in it waits for
     its host's turn (`FEED_HOST_DELAY` apart, across all workers)."""
     host = (urlsplit(url).hostname or "").lower()[:255]
-    concurrency, _ = host_limits(work.settings, host)
+    concurrency, delay = host_limits(work.settings, host)
     hold = work.settings.fetch_total_timeout + LEASE_SLACK
     for attempt in range(1, SHORT_TRIES + 1):
         with session_scope(work.write_sessions) as session:
             now = utcnow()
-            lease = HostRepository(session).acquire(host, now, concurrency, hold, SHORT_WAIT)
+            lease = HostRepository(session).acquire(host, now, concurrency, hold, SHORT_WAIT, delay)
         if lease.lease_id is not None:
             break
         assert lease.retry_at is not None
@@ -55,8 +55,11 @@ def host_slot(work: JobRuntime, url: str) -> Iterator[None]:
             raise RetryLater(later, f"host {host} is busy")
         time.sleep(max(wait, 0.01) + random.uniform(0, 0.01))
     assert lease.lease_id is not None
+    turns = _Turns(work.settings, work.write_sessions)
+    if lease.turn_at is not None:
+        turns.held(host, lease.turn_at)
     try:
-        with paced(work.settings, work.write_sessions):
+        with gated(turns):
             yield
     finally:
         with session_scope(work.write_sessions) as session:
@@ -82,9 +85,18 @@ class _Turns:
         self.settings = settings
         self.write_sessions = write_sessions
         self.taken: dict[str, datetime] = {}  # host -> when its turn was taken
+        self.unused: set[str] = set()  # hosts whose turn was taken before their request
+
+    def held(self, host: str, turn_at: datetime) -> None:
+        """The host's turn was taken at `turn_at` (with a lease): the next request uses it."""
+        self.taken[host] = turn_at
+        self.unused.add(host)
 
     def __call__(self, url: str) -> None:
         host, delay = self._host(url)
+        if host in self.unused:
+            self.unused.discard(host)
+            return  # `confirm` still checks that the turn has not gone stale by the send
         while True:
             with session_scope(self.write_sessions) as session:
                 retry_at = HostRepository(session).next_turn(host, self._clock(host), delay)

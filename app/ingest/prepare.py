@@ -3,7 +3,7 @@
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -102,6 +102,16 @@ def ignore_fetch_failure(reason: str) -> None:
     """The default OnFetchFailure: nothing counts fetches (the CLI, tests)."""
 
 
+# Held around each fetch, given the URL: background jobs take their host's request slot in the
+# database with it (app/feeds/politeness.py), for the fetch alone, not the extraction after.
+RequestSlot = Callable[[str], AbstractContextManager[None]]
+
+
+def no_request_slot(url: str) -> AbstractContextManager[None]:
+    """The default RequestSlot: none (the per-process host slots still hold)."""
+    return nullcontext()
+
+
 @dataclass
 class FetchContext:
     """What fetching needs: the fetcher, a bounded pool, and a lookup in the database of what
@@ -112,6 +122,7 @@ class FetchContext:
     pool: ThreadPoolExecutor
     per_host: int = 2
     on_fetch_failure: OnFetchFailure = ignore_fetch_failure
+    request_slot: RequestSlot = no_request_slot
     _hosts: dict[str, threading.Semaphore] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -220,7 +231,7 @@ def _fetch(item: ArticleIn, context: FetchContext) -> Prepared | Unchanged:
         # Checked first: the host slot parses the URL too, and one that does not parse
         # (an unclosed `[`) must be this item's 400, not an exception.
         checked = check_url(url, context.fetcher.limits)
-        with _host_slot(context, checked):
+        with context.request_slot(checked), _host_slot(context, checked):
             page = context.fetcher.fetch(url, etag=etag, last_modified=modified)
     except FetchError as exc:
         context.on_fetch_failure(exc.reason)

@@ -4,16 +4,25 @@ Stalled jobs: procrastinate records each worker's heartbeat; a job still `doing`
 worker has been silent for JOB_STALLED_SECONDS (killed, or its machine gone) is put back to
 `todo`, so another worker runs it again. Every task is written to be run again safely (a
 fetch finds its article stored already; a poll repeats a conditional GET).
+
+The queue's statistics (Postgres): with stale ones the planner fetches the next job by
+scanning the queue once per candidate (seen: a Postgres backend at a full core and 4
+articles/s instead of 18 with 5,000 jobs queued, on a server with autovacuum off); a burst
+of thousands of deferred jobs also outruns autovacuum's own schedule. So each tick the
+queue's table is analyzed if its rows changed enough since the last time (autovacuum's own
+rule, from ANALYZE_AFTER rows): a sample of at most 30,000 rows, milliseconds.
 """
 
 import logging
 
 from procrastinate import JobContext
 
+from app.jobs.engine import is_postgres
 from app.jobs.registry import job_task, periodic_task, runtime
 
 log = logging.getLogger(__name__)
 PRUNE_EVERY = 3600  # seconds between two prunings of finished jobs
+ANALYZE_AFTER = 1000  # changed rows (+ 10 % of the table) before the queue is analyzed again
 
 
 @periodic_task("jobs:recover", every=lambda settings: settings.job_tick_seconds)
@@ -27,6 +36,8 @@ async def recover_stalled_jobs(context: JobContext, timestamp: int) -> int:
     for job in stalled:
         log.warning("retrying job %s of a worker that stopped answering", job.call_string)
         await manager.retry_job(job)
+    if is_postgres(settings):
+        await _analyze_if_stale(context)
     if timestamp % PRUNE_EVERY < settings.job_tick_seconds:
         await manager.delete_old_jobs(
             nb_hours=settings.job_keep_hours,
@@ -35,6 +46,17 @@ async def recover_stalled_jobs(context: JobContext, timestamp: int) -> int:
             include_aborted=True,
         )
     return len(stalled)
+
+
+async def _analyze_if_stale(context: JobContext) -> None:
+    connector = context.app.connector
+    stale = await connector.execute_query_one_async(
+        "SELECT coalesce(bool_or(n_mod_since_analyze >= %(after)s + n_live_tup / 10), false)"
+        " AS stale FROM pg_stat_user_tables WHERE relid = 'procrastinate_jobs'::regclass",
+        after=ANALYZE_AFTER,
+    )
+    if stale["stale"]:
+        await connector.execute_query_async("ANALYZE procrastinate_jobs")
 
 
 @job_task("jobs:ping", retry=False)

@@ -202,16 +202,18 @@ class FeedEntryRepository:
         )
         return list(self.session.scalars(query.order_by(FeedEntry.id)))
 
-    def settle(
-        self, entry_ids: Iterable[int], status: str, article_id: int | None, error: str | None
-    ) -> None:
-        ids = list(entry_ids)
-        if ids:
-            self.session.execute(
-                update(FeedEntry)
-                .where(FeedEntry.id.in_(ids))
-                .values(status=status, article_id=article_id, error=error)
-            )
+    def settle_waiting(
+        self, url_key: str, status: str, article_id: int | None, error: str | None
+    ) -> list[int]:
+        """Settle every entry waiting for this URL's article (as `waiting` finds them), in
+        one statement; the feed ids of the entries settled."""
+        query = (
+            update(FeedEntry)
+            .where(FeedEntry.url_key == url_key, FeedEntry.status.in_(("pending", "failed")))
+            .values(status=status, article_id=article_id, error=error)
+            .returning(FeedEntry.feed_id)
+        )
+        return list(self.session.scalars(query))
 
     def stranded(self, seen_after: datetime, seen_before: datetime, limit: int) -> list[str]:
         """URLs of entries still waiting for their article, first seen in this window."""

@@ -26,6 +26,7 @@ class Lease:
 
     lease_id: int | None
     retry_at: datetime | None = None
+    turn_at: datetime | None = None  # the host's request turn, taken with the lease
 
 
 class HostRepository:
@@ -39,10 +40,13 @@ class HostRepository:
         concurrency: int,
         hold: float,
         patience: float,
+        delay: float | None = None,
     ) -> Lease:
         """A lease on `host` for `hold` seconds, or the time to ask again: when all its slots
         are taken, or when its next request turn (`next_turn`) is over `patience` seconds
-        away (a nearer turn is waited for by the request itself)."""
+        away (a nearer turn is waited for by the request itself). With `delay`, a lease
+        granted while the host's turn is free takes that turn too (`Lease.turn_at`), saving
+        its first request a transaction of its own."""
         row = self._locked(host)
         concurrency = row.max_concurrency or concurrency
         if row.next_allowed_at is not None and row.next_allowed_at > now + timedelta(
@@ -68,7 +72,10 @@ class HostRepository:
             .values(host=host, expires_at=now + timedelta(seconds=hold))
             .returning(HostLease.id)
         )
-        return Lease(lease_id)
+        if delay is None or (row.next_allowed_at is not None and row.next_allowed_at > now):
+            return Lease(lease_id)
+        self._take_turn(row, now, delay)
+        return Lease(lease_id, turn_at=now)
 
     def next_turn(self, host: str, clock: Callable[[], datetime], delay: float) -> datetime | None:
         """Take the host's next request turn (None: go now; the next one waits `delay`), or
@@ -78,13 +85,16 @@ class HostRepository:
         now = clock()
         if row.next_allowed_at is not None and row.next_allowed_at > now:
             return row.next_allowed_at
+        self._take_turn(row, now, delay)
+        return None
+
+    def _take_turn(self, row: FetchHost, now: datetime, delay: float) -> None:
         delay = row.min_delay if row.min_delay is not None else delay
         self.session.execute(
             update(FetchHost)
-            .where(FetchHost.host == host)
+            .where(FetchHost.host == row.host)
             .values(next_allowed_at=now + timedelta(seconds=delay))
         )
-        return None
 
     def release(self, lease_id: int) -> None:
         self.session.execute(delete(HostLease).where(HostLease.id == lease_id))
