@@ -10,7 +10,8 @@ from app.db import make_sessionmaker, writer
 from app.feeds.politeness import paced
 from app.fetching.pacing import before_request, before_send
 
-URL = "http://127.0.0.2:9/news/1.html"
+HOST = "127.0.0.2"
+URL = f"http://{HOST}:9/news/1.html"
 DELAY = 0.3
 
 
@@ -19,7 +20,7 @@ def _sent_at(settings: Settings, db: Engine, stall: float = 0.0) -> float:
     with paced(settings, make_sessionmaker(writer(db))):
         before_request(URL)  # the fetcher, before it builds the request
         time.sleep(stall)  # the GIL elsewhere, a page being extracted beside it
-        before_send(URL)  # the transport, as the bytes leave
+        before_send(HOST)  # the socket, as the bytes leave
         return time.monotonic()
 
 

@@ -23,7 +23,7 @@ SHORT_WAIT = 2.0  # seconds a job waits for its host before giving the worker ba
 SHORT_TRIES = 10  # short waits before giving the worker back all the same
 LEASE_SLACK = 5.0  # seconds a lease outlives the longest fetch
 # A turn older than this share of the host's delay when its request is sent is taken again.
-STALE_TURN = 0.2
+STALE_TURN = 0.25
 
 
 def host_limits(settings: Settings, host: str) -> tuple[int, float]:
@@ -93,10 +93,13 @@ class _Turns:
         self.unused.add(host)
 
     def __call__(self, url: str) -> None:
-        host, delay = self._host(url)
+        host, delay = self._limits(urlsplit(url).hostname or "")
         if host in self.unused:
             self.unused.discard(host)
             return  # `confirm` still checks that the turn has not gone stale by the send
+        self._take(host, delay)
+
+    def _take(self, host: str, delay: float) -> None:
         while True:
             with session_scope(self.write_sessions) as session:
                 retry_at = HostRepository(session).next_turn(host, self._clock(host), delay)
@@ -104,14 +107,14 @@ class _Turns:
                 return
             time.sleep(max((retry_at - utcnow()).total_seconds(), 0.001))
 
-    def confirm(self, url: str) -> None:
-        host, delay = self._host(url)
+    def confirm(self, host: str) -> None:
+        host, delay = self._limits(host)
         taken = self.taken.get(host)
         if taken is not None and utcnow() - taken > timedelta(seconds=delay * STALE_TURN):
-            self(url)
+            self._take(host, delay)
 
-    def _host(self, url: str) -> tuple[str, float]:
-        host = (urlsplit(url).hostname or "").lower()[:255]
+    def _limits(self, host: str) -> tuple[str, float]:
+        host = host.lower()[:255]
         return host, host_limits(self.settings, host)[1]
 
     def _clock(self, host: str) -> Callable[[], datetime]:

@@ -67,15 +67,20 @@ def resolve(host: str, port: int) -> list[str]:
 
 
 class DeadlineStream(httpcore.NetworkStream):
-    """A stream whose every operation ends by the current fetch's deadline."""
+    """A stream whose every operation ends by the current fetch's deadline, and whose writes
+    pass the caller's per-host pacing first (`before_send`: is the request's turn still
+    fresh?), the last step before the bytes leave."""
 
-    def __init__(self, inner: httpcore.NetworkStream) -> None:
+    def __init__(self, inner: httpcore.NetworkStream, host: str) -> None:
         self._inner = inner
+        self._host = host
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         return self._inner.read(max_bytes, _capped(timeout, httpcore.ReadTimeout))
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if buffer:
+            before_send(self._host)
         self._inner.write(buffer, _capped(timeout, httpcore.WriteTimeout))
 
     def close(self) -> None:
@@ -88,7 +93,9 @@ class DeadlineStream(httpcore.NetworkStream):
         timeout: float | None = None,
     ) -> httpcore.NetworkStream:
         timeout = _capped(timeout, httpcore.ConnectTimeout)
-        return DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, timeout))
+        return DeadlineStream(
+            self._inner.start_tls(ssl_context, server_hostname, timeout), self._host
+        )
 
     def get_extra_info(self, info: str) -> Any:
         return self._inner.get_extra_info(info)
@@ -118,7 +125,7 @@ class SafeBackend(httpcore.NetworkBackend):
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 error = exc  # try the next address, like socket.create_connection does
                 continue
-            return DeadlineStream(stream)
+            return DeadlineStream(stream, host)
         raise error
 
     def checked_addresses(self, host: str, port: int) -> list[str]:
@@ -160,7 +167,3 @@ class SafeTransport(httpx.HTTPTransport):
             keepalive_expiry=limits.keepalive_expiry,
             network_backend=backend,
         )
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        before_send(str(request.url))  # a caller's per-host pacing: the turn still holds?
-        return super().handle_request(request)

@@ -12,8 +12,8 @@ class Gate(Protocol):
     def __call__(self, url: str) -> None:
         """Before a request to `url` is made: may wait."""
 
-    def confirm(self, url: str) -> None:
-        """As that request is sent (its bytes about to leave): may wait again."""
+    def confirm(self, host: str) -> None:
+        """As a request to `host` is written to its socket: may wait again."""
 
 
 _gate: ContextVar[Gate | None] = ContextVar("request_gate", default=None)
@@ -35,7 +35,7 @@ def before_request(url: str) -> None:
         gate(url)
 
 
-def before_send(url: str) -> None:
+def before_send(host: str) -> None:
     gate = _gate.get()
     if gate is not None:
-        gate.confirm(url)
+        gate.confirm(host)

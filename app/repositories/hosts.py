@@ -15,7 +15,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from app.models import FetchHost, HostLease
+from app.models import FetchHost, HostLease, utcnow
 
 SLOT_RECHECK = 0.05  # seconds: when a host's slots are all taken, ask again this soon
 
@@ -74,8 +74,9 @@ class HostRepository:
         )
         if delay is None or (row.next_allowed_at is not None and row.next_allowed_at > now):
             return Lease(lease_id)
-        self._take_turn(row, now, delay)
-        return Lease(lease_id, turn_at=now)
+        turn_at = utcnow()  # read under the row's lock, as `next_turn` does
+        self._take_turn(row, turn_at, delay)
+        return Lease(lease_id, turn_at=turn_at)
 
     def next_turn(self, host: str, clock: Callable[[], datetime], delay: float) -> datetime | None:
         """Take the host's next request turn (None: go now; the next one waits `delay`), or
