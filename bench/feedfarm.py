@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gzip
 import hashlib
 import json
+import os
 import sys
 import time
 from collections import Counter
@@ -298,6 +300,11 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.0, help="least seconds between requests")
     parser.add_argument("--tolerance", type=float, default=0.002)
     args = parser.parse_args()
+    # The farm stands in for other machines, and its clock readings are the politeness record:
+    # ahead of the workers for the CPU, so that their load on this machine does not delay
+    # its readings of when requests arrive (where the system allows it).
+    with contextlib.suppress(OSError):
+        os.nice(-10)
     farm = Farm(
         port=args.port,
         feeds_per_host=args.feeds_per_host,
