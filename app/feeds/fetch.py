@@ -43,9 +43,8 @@ def fetch_entry(work: JobRuntime, url: str, last_attempt: bool) -> Outcome | Non
         return None  # another job stored it (or the feed was deleted)
     if known is not None:
         return _settle(work, key, Outcome("duplicate", known), "known")
-    # Not stored under this URL (just looked up): no validators for a conditional GET to ask
-    # the database for again.
-    # The host's request slot (in the database, for every worker) is held for the fetch only.
+    # Not stored under this URL (just looked up), so no validators to ask the database for;
+    # the host's request slot (in the database, for every worker) is held for the fetch only.
     context = replace(work.fetch, last_fetch=_never_fetched, request_slot=partial(host_slot, work))
     item = prepare(ArticleIn(url=url), context)
     if isinstance(item, AppError):

@@ -26,6 +26,12 @@ LEASE_SLACK = 5.0  # seconds a lease outlives the longest fetch
 STALE_TURN = 0.25
 
 
+def host_key(name: str) -> str:
+    """A host name as `fetch_host` keys it (the fetcher's stream and a URL may spell it in
+    either case)."""
+    return name.lower()[:255]
+
+
 def host_limits(settings: Settings, host: str) -> tuple[int, float]:
     """(concurrency, delay) for a host: FEED_HOST_OVERRIDES, else the defaults."""
     overrides = parse_host_overrides(settings.feed_host_overrides)
@@ -39,7 +45,7 @@ def host_limits(settings: Settings, host: str) -> tuple[int, float]:
 def host_slot(work: JobRuntime, url: str) -> Iterator[None]:
     """Hold one of the host's request slots for the block; every request sent in it waits for
     its host's turn (`FEED_HOST_DELAY` apart, across all workers)."""
-    host = (urlsplit(url).hostname or "").lower()[:255]
+    host = host_key(urlsplit(url).hostname or "")
     concurrency, delay = host_limits(work.settings, host)
     hold = work.settings.fetch_total_timeout + LEASE_SLACK
     for attempt in range(1, SHORT_TRIES + 1):
@@ -114,7 +120,7 @@ class _Turns:
             self._take(host, delay)
 
     def _limits(self, host: str) -> tuple[str, float]:
-        host = host.lower()[:255]
+        host = host_key(host)
         return host, host_limits(self.settings, host)[1]
 
     def _clock(self, host: str) -> Callable[[], datetime]:

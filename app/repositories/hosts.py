@@ -60,7 +60,9 @@ class HostRepository:
         )
         if (active or 0) >= concurrency:
             soonest = self.session.scalar(
-                select(func.min(HostLease.expires_at)).where(HostLease.host == host)
+                select(func.min(HostLease.expires_at)).where(
+                    HostLease.host == host, HostLease.expires_at > now
+                )
             )
             self.session.execute(  # leases of workers that died: gone once expired
                 delete(HostLease).where(HostLease.host == host, HostLease.expires_at <= now)
