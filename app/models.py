@@ -358,6 +358,20 @@ class FetchHost(Base):
     min_delay: Mapped[float | None] = mapped_column(Float)
 
 
+class QueueRank(Base):
+    """Fair queueing of one task's jobs by group (article fetches by host): the rank the
+    group's next job takes (app/jobs/fairness.py). Ranks order the queue, lowest first, so
+    a group with a long backlog (one host's thousands of entries) takes turns with the
+    others instead of holding every worker while their work waits."""
+
+    __tablename__ = "job_queue_rank"
+    __table_args__ = (Index("ix_job_queue_rank_task_rank", "task", "rank"),)
+
+    task: Mapped[str] = mapped_column(String(128), primary_key=True)
+    group_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    rank: Mapped[int] = mapped_column(BigInteger)
+
+
 class HostLease(Base):
     """A request to a host in progress; it expires by itself if its worker dies."""
 

@@ -45,7 +45,7 @@ class FeedSite:
     """Serve `documents[path] = (content_type, body)`; `failures[path]` answers an error
     instead; `slow[path prefix] = seconds` delays answers."""
 
-    def __init__(self) -> None:
+    def __init__(self, address: str = "127.0.0.1") -> None:
         self.documents: dict[str, tuple[str, bytes]] = {}
         self.failures: dict[str, Failure] = {}
         self.slow: dict[str, float] = {}
@@ -53,7 +53,7 @@ class FeedSite:
         self.in_flight = 0  # requests being answered now
         self.most_in_flight = 0
         self.lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._httpd = ThreadingHTTPServer((address, 0), _Handler)
         self._httpd.daemon_threads = True
         self._httpd.site = self  # type: ignore[attr-defined]
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,))

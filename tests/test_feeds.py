@@ -20,6 +20,7 @@ from tests.feed_site import Failure, FeedSite
 from tests.job_workers import FAST_JOBS, Worker, empty_job_queue, wait_for
 
 POSTGRES = bool(os.environ.get("TEST_DATABASE_URL"))
+
 # Polls happen when a test asks (POST .../poll) unless it lowers these.
 QUIET = {"FEED_MIN_INTERVAL": "3600", "FEED_MAX_INTERVAL": "7200"}
 
@@ -294,6 +295,39 @@ def test_host_politeness_holds_across_workers(site: FeedSite, start: Start) -> N
     # each request takes its turn in the database just before it leaves: the turns are a
     # second apart, the arrivals as well but for the loopback's own jitter
     assert min(gaps) >= 0.9, gaps
+
+
+def test_one_hosts_backlog_takes_turns_with_other_hosts(site: FeedSite, start: Start) -> None:
+    """Three feeds of one publisher, then one of another, polled in that order (one OPML
+    list): the second publisher's entries are fetched in turn with the first's, not after
+    all of them (which would hold every worker on one host's politeness)."""
+    with FeedSite("127.0.0.2") as other:
+        names = [
+            "rss2-yahoo-music-top-songs-2006.xml",
+            "rss1-slashdot-2005.xml",
+            "rss2-donthitsave-bom-2019.xml",
+        ]  # 10 each
+        feeds = [site.corpus_feed(name, f"/a{n}.xml", f"/a{n}")[0] for n, name in enumerate(names)]
+        feeds.append(other.corpus_feed("atom-touchnokia-ru-2009.xml", "/b.xml", "/b")[0])  # 15
+        outlines = "".join(f'<outline text="f{n}" xmlUrl="{url}"/>' for n, url in enumerate(feeds))
+        opml = f'<?xml version="1.0"?><opml version="2.0"><body>{outlines}</body></opml>'
+        services = start(WORKER_CONCURRENCY="1")  # one job at a time: the queue's order
+        response = services.post("/v1/feeds/opml", content=opml)
+        assert response.json()["created"] == 4, response.text
+        ids = [feed["id"] for feed in services.get("/v1/feeds")["items"]]
+        wait_for(
+            lambda: sum(services.feed(i)["articles_created"] for i in ids) == 45, "every entry"
+        )
+        pages = sorted(
+            [(h.at, "a") for h in site.hits if h.path.startswith("/a") and "." not in h.path]
+            + [(h.at, "b") for h in other.hits if h.path.startswith("/b/")]
+        )
+    order = "".join(host for _, host in pages)
+    assert order.count("a") == 30, order
+    assert order.count("b") == 15, order
+    # each publisher's entries take ranks 0, 1, 2...; equal ranks run oldest first: a, b, a,
+    # b... until b's 15 are done, then a's other 15 (not a's 30 first, nor a, a, a, b)
+    assert order.rindex("b") < 31, order
 
 
 def test_the_feeds_command(site: FeedSite, database_url: str, db: Engine) -> None:

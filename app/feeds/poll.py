@@ -16,15 +16,17 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
 from app.db import session_scope
 from app.errors import AppError, UpstreamError
-from app.feeds.politeness import host_slot
+from app.feeds.politeness import host_key, host_slot
 from app.feeds.schedule import Limits, backoff, freshness_floor, next_interval
 from app.fetching import FetchedPage
 from app.jobs.defer import Deferrer
+from app.jobs.fairness import fair_priorities
 from app.jobs.runtime import JobRuntime
 from app.models import Feed, utcnow
 from app.parsing.feed_models import FeedEntry, ParsedFeed
@@ -182,16 +184,19 @@ def _add_entries(
     stored, buried = _archived(session, list(fresh))
     rows: list[dict[str, Any]] = []
     wanted: list[tuple[dict[str, Any], str | None]] = []
+    hosts: list[str] = []
     for key, entry in fresh.items():
         article_id = stored.get(key)
         status = "known" if article_id else "deleted" if key in buried else "pending"
         rows.append(_entry_row(feed.id, key, entry, now, status, article_id))
         if status == "pending":
             wanted.append(({"url": entry.link}, job_key("url", key)))
+            hosts.append(host_key(urlsplit(key).hostname or ""))
     FeedEntryRepository(session).insert(rows)
-    # interleaved with the other feeds' entries: a feed's 20 entries live on one host, whose
-    # politeness would otherwise hold every worker thread in turn while other hosts idle
-    return len(rows), work.deferrer.defer_many(session, FETCH_TASK, wanted, round_robin=True)
+    # queued fairly by host: one publisher's many feeds must not hold every worker thread
+    # on its politeness while other hosts' entries wait
+    priorities = fair_priorities(session, FETCH_TASK, hosts) if hosts else None
+    return len(rows), work.deferrer.defer_many(session, FETCH_TASK, wanted, priorities=priorities)
 
 
 def _archived(session: Session, keys: list[str]) -> tuple[dict[str, int], set[str]]:

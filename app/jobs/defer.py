@@ -70,16 +70,15 @@ class Deferrer:
         task: str,
         jobs_args: Sequence[tuple[dict[str, Any], str | None]],
         *,
-        round_robin: bool = False,
+        priorities: Sequence[int] | None = None,
     ) -> int:
         """Defer one job per (args, key): `key` is both the lock and the queueing lock of
         the job. One insert for the lot; if a key is still queued, one at a time instead.
-        `round_robin`: the n-th job of this batch gets priority -n, so that batches deferred
-        by several callers (the entries of several feeds) are run interleaved, each
-        caller's first job before anyone's second, not one batch after the other.
+        `priorities`: each job's (default 0; app/jobs/fairness.py makes them fair).
         Returns how many jobs were added."""
         if not jobs_args:
             return 0
+        priorities = priorities or [0] * len(jobs_args)
         batch = [
             jobs.Job(
                 id=None,
@@ -88,9 +87,9 @@ class Deferrer:
                 lock=key,
                 queueing_lock=key,
                 task_kwargs=args,
-                priority=-position if round_robin else 0,
+                priority=priority,
             )
-            for position, (args, key) in enumerate(jobs_args)
+            for (args, key), priority in zip(jobs_args, priorities, strict=True)
         ]
         sqlite = isinstance(self.manager.connector, SQLiteConnector)
         try:
@@ -106,10 +105,10 @@ class Deferrer:
                     args,
                     lock=key,
                     queueing_lock=key,
-                    priority=-position if round_robin else 0,
+                    priority=priority,
                 )
                 is not None
-                for position, (args, key) in enumerate(jobs_args)
+                for (args, key), priority in zip(jobs_args, priorities, strict=True)
             )
         if sqlite and added:
             self._wake_after_commit(session, added[0].queue, added[0].id)

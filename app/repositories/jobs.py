@@ -1,6 +1,6 @@
 """Read-only queries on the job queue's table (procrastinate owns its writes)."""
 
-from sqlalchemy import String, column, func, select, table
+from sqlalchemy import String, column, func, select, table, text
 from sqlalchemy.orm import Session
 
 JOB_TABLE = table(
@@ -29,3 +29,17 @@ class JobRepository:
             .group_by(JOB_TABLE.c.queue_name)
         )
         return {str(queue): count for queue, count in self.session.execute(query).tuples()}
+
+    def top_waiting_priority(self, task: str, now: float) -> int | None:
+        """The highest priority among the task's jobs waiting to run now (`todo`, not
+        scheduled later): the next one a worker takes. `now`: seconds since the epoch."""
+        # literal 'todo' (an enum on Postgres), so that the queue's partial index serves it
+        if self.session.get_bind().dialect.name == "postgresql":
+            due = "(scheduled_at IS NULL OR scheduled_at <= to_timestamp(:now))"
+        else:  # app/jobs/sqlite_connector.py keeps epoch seconds
+            due = "(scheduled_at IS NULL OR scheduled_at <= :now)"
+        query = text(
+            "SELECT max(priority) FROM procrastinate_jobs "
+            f"WHERE status = 'todo' AND task_name = :task AND {due}"
+        )
+        return self.session.execute(query, {"task": task, "now": now}).scalar()
