@@ -5,11 +5,13 @@ the server's own in-process worker, fetching from a loopback site.
 No timing assertions: a gate on the site holds fetches until a test has seen what it wants
 (a job running, a worker in the middle of a chunk), and every wait is a bound on a hang."""
 
+import itertools
 import json
 import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -52,6 +54,7 @@ class ArticleSite:
         self.held: Callable[[int], bool] = lambda n: False
         self.gate = threading.Event()
         self.hits: dict[str, int] = {}
+        self.arrivals: list[float] = []  # time.monotonic() of every request
         self.lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._httpd.daemon_threads = True
@@ -104,6 +107,7 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?")[0]
         with site.lock:
             site.hits[path] = site.hits.get(path, 0) + 1
+            site.arrivals.append(time.monotonic())
         if site._held(path):
             site.gate.wait(LONG)
         number = path.removeprefix("/a/")
@@ -307,6 +311,21 @@ def test_an_async_import_of_2000_urls_completes_with_per_item_results(
     assert sync_errors == [errors[7]["error"], errors[1200]["error"]]
     metrics = httpx.get(services.url + "/metrics", timeout=HTTP_TIMEOUT).text
     assert 'import_jobs{status="done"} 1.0' in metrics
+
+
+def test_url_items_keep_their_hosts_politeness_across_workers(
+    site: ArticleSite, start: Start
+) -> None:
+    """URL items are background fetches like a feed's entries: requests to their host are
+    FEED_HOST_DELAY apart whichever worker and chunk sends them (robots.txt included)."""
+    services = start(workers=2, IMPORT_CHUNK_SIZE="3", FEED_HOST_DELAY="0.3")
+    job = services.submit(ndjson([{"url": site.url(n)} for n in range(12)]))
+    assert services.wait_status(job["id"], "done")["counts"]["created"] == 12
+    with site.lock:
+        arrivals = sorted(site.arrivals)
+    assert all(site.hits[f"/a/{n}"] == 1 for n in range(12)), site.hits
+    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
+    assert min(gaps) >= 0.25, gaps  # the turns are 0.3 s apart; the loopback adds jitter
 
 
 def test_a_job_cancelled_before_it_starts_stores_nothing(start: Start, db: Engine) -> None:

@@ -5,7 +5,7 @@ queue (`RetryLater`) to run again when the host is free, instead of holding a wo
 import random
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -78,6 +78,18 @@ def paced(settings: Settings, write_sessions: sessionmaker[Session]) -> Iterator
     waits for its host's turn: FEED_HOST_DELAY apart, across all workers and API processes."""
     with gated(_Turns(settings, write_sessions)):
         yield
+
+
+def turns_for(work: JobRuntime) -> Callable[[str], AbstractContextManager[None]]:
+    """A request slot (app/ingest/prepare.py's RequestSlot) for background fetches that wait
+    for their host rather than hand their job back (an import chunk's URL items, many to a
+    job): every request waits for its host's turn in the database, FEED_HOST_DELAY apart
+    across all workers; how many at once per host is each process's FETCH_PER_HOST."""
+
+    def slot(url: str) -> AbstractContextManager[None]:
+        return paced(work.settings, work.write_sessions)
+
+    return slot
 
 
 class _Turns:

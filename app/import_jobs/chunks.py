@@ -6,13 +6,14 @@ items that have results, so every item is stored exactly once."""
 
 import logging
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from anyio.to_thread import run_sync
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import session_scope
+from app.feeds.politeness import turns_for
 from app.ingest import Outcome
 from app.ingest.batch import Importer
 from app.jobs.runtime import JobRuntime
@@ -51,7 +52,8 @@ async def run_chunk(work: JobRuntime, chunk_id: int, last_attempt: bool) -> str 
 
     importer = Importer(
         work.write_sessions,
-        work.fetch,
+        # URL items are background fetches: their hosts' politeness holds across workers
+        replace(work.fetch, request_slot=turns_for(work)),
         chunk_size=work.settings.import_chunk_size,
         restore=claimed.restore,
         record=record,
