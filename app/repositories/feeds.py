@@ -135,7 +135,7 @@ class FeedRepository:
 
     def count_by_state(self) -> dict[str, int]:
         query = select(Feed.state, func.count()).group_by(Feed.state)
-        return {state: count for state, count in self.session.execute(query).tuples()}
+        return {state: count for state, count in self.session.execute(query).all()}
 
     def most_overdue(self, now: datetime) -> datetime | None:
         """The oldest next-poll time of an active feed that is due (the scheduler's lag)."""
@@ -235,4 +235,4 @@ class FeedEntryRepository:
             .where(FeedEntry.feed_id == feed_id)
             .group_by(FeedEntry.status)
         )
-        return {status: count for status, count in self.session.execute(query).tuples()}
+        return {status: count for status, count in self.session.execute(query).all()}

@@ -164,7 +164,7 @@ class ImportJobRepository:
 
     def count_by_status(self) -> dict[str, int]:
         query = select(ImportJob.status, func.count()).group_by(ImportJob.status)
-        return {str(status): count for status, count in self.session.execute(query).tuples()}
+        return {str(status): count for status, count in self.session.execute(query).all()}
 
     # -- the chunk tasks ---------------------------------------------------------------
 
@@ -243,7 +243,7 @@ class ImportJobRepository:
             )
             .group_by(ImportItem.status)
         )
-        found = {str(s): n for s, n in self.session.execute(query).tuples()}
+        found = {str(s): n for s, n in self.session.execute(query).all()}
         self.session.execute(
             update(ImportChunk)
             .where(ImportChunk.id == chunk_id)
@@ -272,7 +272,7 @@ class ImportJobRepository:
             .where(ImportChunk.job_id == job.id)
             .group_by(ImportChunk.status)
         )
-        states = {str(status): count for status, count in self.session.execute(query).tuples()}
+        states = {str(status): count for status, count in self.session.execute(query).all()}
         if job.status in FINISHED or states.get("queued") or states.get("running"):
             return None
         if job.cancel_requested:

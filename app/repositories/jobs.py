@@ -18,7 +18,7 @@ class JobRepository:
 
     def count_by_status(self) -> dict[str, int]:
         query = select(JOB_TABLE.c.status, func.count()).group_by(JOB_TABLE.c.status)
-        return {str(status): count for status, count in self.session.execute(query).tuples()}
+        return {str(status): count for status, count in self.session.execute(query).all()}
 
     def waiting_by_queue(self) -> dict[str, int]:
         """Jobs not started yet (`todo`), by queue."""
@@ -28,7 +28,7 @@ class JobRepository:
             .where(JOB_TABLE.c.status.cast(String) == "todo")
             .group_by(JOB_TABLE.c.queue_name)
         )
-        return {str(queue): count for queue, count in self.session.execute(query).tuples()}
+        return {str(queue): count for queue, count in self.session.execute(query).all()}
 
     def top_waiting_priority(self, task: str, now: float) -> int | None:
         """The highest priority among the task's jobs waiting to run now (`todo`, not
