@@ -5,6 +5,7 @@ worker, polling a loopback publisher built from the feed corpus."""
 import itertools
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -141,6 +142,12 @@ def test_subscribe_poll_store_with_provenance_then_a_conditional_poll(
     assert 'feeds{state="active"} 1.0' in metrics
     assert 'jobs{status="succeeded"}' in metrics
     assert "job_queue_depth" in metrics or 'jobs{status="todo"} 0.0' in metrics
+    # the workers' fetches and polls, from the database (Postgres: other processes)
+    assert f'feed_entries_last_day{{status="stored"}} {float(len(pages))}' in metrics
+    assert 'feed_entries_last_day{status="failed"} 0.0' in metrics
+    longest = re.search(r'feed_poll_seconds_last_hour\{stat="max"\} (\S+)', metrics)
+    assert longest is not None
+    assert float(longest.group(1)) > 0
 
 
 def test_a_failing_feed_backs_off_stays_visible_and_recovers(site: FeedSite, start: Start) -> None:

@@ -144,6 +144,14 @@ class FeedRepository:
         )
         return self.session.scalar(query)
 
+    def poll_seconds_since(self, since: datetime) -> tuple[float, float] | None:
+        """(mean, longest) time of the last poll of the feeds polled since `since`."""
+        query = select(func.avg(Feed.last_poll_seconds), func.max(Feed.last_poll_seconds)).where(
+            Feed.last_polled_at >= since, Feed.last_poll_seconds.is_not(None)
+        )
+        mean, longest = self.session.execute(query).one()
+        return None if mean is None else (float(mean), float(longest))
+
     def delete(self, feed: Feed) -> None:
         self.session.delete(feed)
         self.session.flush()
@@ -228,6 +236,19 @@ class FeedEntryRepository:
             .limit(limit)
         )
         return list(dict.fromkeys(self.session.scalars(query)))
+
+    def count_seen_since(self, since: datetime, statuses: Sequence[str]) -> dict[str, int]:
+        """Entries first seen since `since`, by status: one range of the (status,
+        first_seen_at) index each, so the cost is the period's entries, not the table's."""
+        return {
+            status: self.session.scalar(
+                select(func.count())
+                .select_from(FeedEntry)
+                .where(FeedEntry.status == status, FeedEntry.first_seen_at >= since)
+            )
+            or 0
+            for status in statuses
+        }
 
     def count_by_status(self, feed_id: int) -> dict[str, int]:
         query = (
