@@ -7,7 +7,7 @@ from sqlalchemy import Engine
 
 from app.config import Settings
 from app.db import make_sessionmaker, writer
-from app.feeds.politeness import paced
+from app.feeds.politeness import host_key, paced
 from app.fetching.pacing import before_request, before_send
 
 HOST = "127.0.0.2"
@@ -41,3 +41,12 @@ def test_a_request_sent_on_time_keeps_its_turn(db: Engine, settings: Settings) -
     # one delay between each, not two: a fresh turn is not given up
     assert DELAY * 0.9 <= second - first < DELAY * 1.6
     assert DELAY * 0.9 <= third - second < DELAY * 1.6
+
+
+def test_every_spelling_of_a_host_shares_one_politeness_budget() -> None:
+    """A feed (or the fetcher's connection) may spell one host in any case, with a trailing
+    dot, in Unicode or in its IDNA form: one key, so no spelling gets turns of its own."""
+    spellings = ["пример.рф", "ПРИМЕР.РФ", "xn--e1afmkfd.xn--p1ai", "XN--E1AFMKFD.xn--p1ai."]
+    assert {host_key(name) for name in spellings} == {"xn--e1afmkfd.xn--p1ai"}
+    assert host_key("News.Example.COM.") == host_key("news.example.com") == "news.example.com"
+    assert host_key("other.example.com") != host_key("news.example.com")

@@ -16,7 +16,7 @@ from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, session_scope, writer
 from app.errors import AppError
 from app.feed_schemas import FeedRead
-from app.feeds.politeness import paced
+from app.feeds.politeness import host_key, paced
 from app.feeds.poll import defer_poll
 from app.feeds.subscribe import chosen, discover, subscribe
 from app.ingest.resources import open_fetch_context
@@ -112,5 +112,5 @@ def poll_feed(feed_id: int) -> None:
 def host_limits(host: str, concurrency: int | None, delay: float | None) -> None:
     """Politeness for HOST across all workers (no option: back to the defaults)."""
     with _database(get_settings()) as (sessions, _), session_scope(sessions) as session:
-        HostRepository(session).set_limits(host.lower(), concurrency, delay)
-    click.echo(json.dumps({"host": host.lower(), "concurrency": concurrency, "delay": delay}))
+        HostRepository(session).set_limits(host_key(host), concurrency, delay)
+    click.echo(json.dumps({"host": host_key(host), "concurrency": concurrency, "delay": delay}))

@@ -5,10 +5,11 @@ queue (`RetryLater`) to run again when the host is free, instead of holding a wo
 import random
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+import idna
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings, parse_host_overrides
@@ -27,14 +28,22 @@ STALE_TURN = 0.25
 
 
 def host_key(name: str) -> str:
-    """A host name as `fetch_host` keys it (the fetcher's stream and a URL may spell it in
-    either case)."""
-    return name.lower()[:255]
+    """A host name as `fetch_host` keys it: one key for every spelling of one host (any case,
+    a trailing dot, Unicode or its IDNA form: the URL, the fetcher's connection and a
+    hostile feed may each spell it differently), so no spelling gets a budget of its own."""
+    name = name.lower().rstrip(".")
+    if not name.isascii():  # left as it is if not a name the fetcher could connect to
+        with suppress(idna.IDNAError, UnicodeError):
+            name = idna.encode(name, uts46=True).decode("ascii")
+    return name[:255]
 
 
 def host_limits(settings: Settings, host: str) -> tuple[int, float]:
     """(concurrency, delay) for a host: FEED_HOST_OVERRIDES, else the defaults."""
-    overrides = parse_host_overrides(settings.feed_host_overrides)
+    overrides = {
+        host_key(name): limits
+        for name, limits in parse_host_overrides(settings.feed_host_overrides).items()
+    }
     for name in (host, host.removeprefix("www.")):
         if name in overrides:
             return overrides[name]
