@@ -343,10 +343,15 @@ def measured(
     """One setup, with the extraction ceiling (as many processes as workers) and the
     1-process rate measured just before and just after it: the machine's speed drifts."""
     processes = max(workers, 1)
+
+    def rates() -> tuple[float, float]:  # (ceiling, 1 process): one run when they are one
+        ceiling = extraction_rate(args.sample, processes)
+        return ceiling, ceiling if processes == 1 else extraction_rate(args.sample, 1)
+
     print(f"{name} …", flush=True)
-    before = (extraction_rate(args.sample, processes), extraction_rate(args.sample, 1))
+    before = rates()
     result = run_setup(name, database_url, workers, farm, args)
-    after = (extraction_rate(args.sample, processes), extraction_rate(args.sample, 1))
+    after = rates()
     print(f"  ceiling {before[0]:.1f} / {after[0]:.1f} pages/s before / after", flush=True)
     return {**result, "ceilings": (before[0], after[0]), "single": (before[1], after[1])}
 
