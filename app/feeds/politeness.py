@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import datetime, timedelta
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 import idna
@@ -40,14 +41,17 @@ def host_key(name: str) -> str:
 
 def host_limits(settings: Settings, host: str) -> tuple[int, float]:
     """(concurrency, delay) for a host: FEED_HOST_OVERRIDES, else the defaults."""
-    overrides = {
-        host_key(name): limits
-        for name, limits in parse_host_overrides(settings.feed_host_overrides).items()
-    }
+    overrides = _overrides(settings.feed_host_overrides)
     for name in (host, host.removeprefix("www.")):
         if name in overrides:
             return overrides[name]
     return settings.feed_host_concurrency, settings.feed_host_delay
+
+
+@lru_cache(maxsize=8)
+def _overrides(value: str) -> dict[str, tuple[int, float]]:
+    """FEED_HOST_OVERRIDES by host key, parsed once per value (asked at every request)."""
+    return {host_key(name): limits for name, limits in parse_host_overrides(value).items()}
 
 
 @contextmanager
