@@ -14,7 +14,6 @@ from app.feeds.metadata import EntryMeta, fill_from_feed
 from app.feeds.politeness import host_slot
 from app.ingest import Outcome, Prepared, prepare, store
 from app.jobs.runtime import JobRuntime
-from app.models import FeedEntry
 from app.observability import record_outcomes
 from app.parsing.urls import normalize_url
 from app.repositories import ArticleRepository
@@ -36,11 +35,12 @@ def fetch_entry(work: JobRuntime, url: str, last_attempt: bool) -> Outcome | Non
     Raises the fetch error when another attempt may succeed and this is not the last."""
     key = normalize_url(url) or url
     with work.sessions() as session:
-        waiting = FeedEntryRepository(session).waiting(key)
+        waiting = FeedEntryRepository(session).first_waiting(key)
+        if waiting is None:
+            return None  # another job stored it (or the feed was deleted)
         known = ArticleRepository(session).find_existing((), [key])[1].get(key)
-        meta = _meta(waiting[0]) if waiting else None
-    if meta is None:
-        return None  # another job stored it (or the feed was deleted)
+    title, authors, published_at, summary = waiting
+    meta = EntryMeta(title, tuple(authors or ()), published_at, summary)
     if known is not None:
         return _settle(work, key, Outcome("duplicate", known), "known")
     # Not stored under this URL (just looked up), so no validators to ask the database for;
@@ -62,10 +62,6 @@ def fetch_entry(work: JobRuntime, url: str, last_attempt: bool) -> Outcome | Non
 
 def _never_fetched(url_key: str, url: str) -> None:
     return None
-
-
-def _meta(entry: FeedEntry) -> EntryMeta:
-    return EntryMeta(entry.title, tuple(entry.authors or ()), entry.published_at, entry.summary)
 
 
 def _settle(work: JobRuntime, key: str, outcome: Outcome, status: str) -> Outcome:

@@ -21,16 +21,21 @@ class ClusterRepository:
         """Band key -> stored articles having it (one indexed lookup per key)."""
         found: dict[int, list[int]] = {}
         dialect = self.session.get_bind().dialect.name
-        where = in_many(ArticleBand.band_key, sorted(band_keys), dialect)
-        query = select(ArticleBand.band_key, ArticleBand.article_id).where(where)
+        band = ArticleBand.__table__  # Core: every store asks, and skips the ORM layer
+        where = in_many(band.c.band_key, sorted(band_keys), dialect)
+        query = select(band.c.band_key, band.c.article_id).where(where)
         for key, article_id in self.session.execute(query):
             found.setdefault(key, []).append(article_id)
         return found
 
     def signatures(self, article_ids: Iterable[int]) -> dict[int, tuple[bytes, int | None]]:
         """Encoded signature and cluster of each article."""
-        query = select(Article.id, Article.signature, Article.cluster_id).where(
-            Article.id.in_(list(article_ids)), Article.signature.is_not(None)
+        article_ids = list(article_ids)
+        if not article_ids:  # the usual case: no stored article shares a band key
+            return {}
+        article = Article.__table__
+        query = select(article.c.id, article.c.signature, article.c.cluster_id).where(
+            article.c.id.in_(article_ids), article.c.signature.is_not(None)
         )
         return {i: (sig, c) for i, sig, c in self.session.execute(query) if sig is not None}
 

@@ -124,10 +124,11 @@ class FeedRepository:
         """Count an article created from these feeds' entries."""
         ids = sorted(set(feed_ids))
         if ids:
+            feed = Feed.__table__  # a Core statement: no ORM session to synchronize
             self.session.execute(
-                update(Feed)
-                .where(Feed.id.in_(ids))
-                .values(articles_created=Feed.articles_created + created)
+                update(feed)
+                .where(feed.c.id.in_(ids))
+                .values(articles_created=feed.c.articles_created + created)
             )
 
     def child_url_keys(self, parent_id: int) -> set[str]:
@@ -203,23 +204,32 @@ class FeedEntryRepository:
         if rows:
             self.session.execute(insert(FeedEntry), list(rows))
 
-    def waiting(self, url_key: str) -> list[FeedEntry]:
-        """Entries (of any feed) listing this URL whose article is not stored yet."""
-        query = select(FeedEntry).where(
-            FeedEntry.url_key == url_key, FeedEntry.status.in_(("pending", "failed"))
+    def first_waiting(
+        self, url_key: str
+    ) -> tuple[str | None, list[str] | None, datetime | None, str | None] | None:
+        """(title, authors, published_at, summary) of the first entry (of any feed) listing
+        this URL whose article is not stored yet; None if none waits."""
+        entry = FeedEntry.__table__.c
+        query = (
+            select(entry.title, entry.authors, entry.published_at, entry.summary)
+            .where(entry.url_key == url_key, entry.status.in_(("pending", "failed")))
+            .order_by(entry.id)
+            .limit(1)
         )
-        return list(self.session.scalars(query.order_by(FeedEntry.id)))
+        row = self.session.execute(query).first()
+        return None if row is None else (row.title, row.authors, row.published_at, row.summary)
 
     def settle_waiting(
         self, url_key: str, status: str, article_id: int | None, error: str | None
     ) -> list[int]:
         """Settle every entry waiting for this URL's article (as `waiting` finds them), in
         one statement; the feed ids of the entries settled."""
+        entry = FeedEntry.__table__  # a Core statement: no ORM session to synchronize
         query = (
-            update(FeedEntry)
-            .where(FeedEntry.url_key == url_key, FeedEntry.status.in_(("pending", "failed")))
+            update(entry)
+            .where(entry.c.url_key == url_key, entry.c.status.in_(("pending", "failed")))
             .values(status=status, article_id=article_id, error=error)
-            .returning(FeedEntry.feed_id)
+            .returning(entry.c.feed_id)
         )
         return list(self.session.scalars(query))
 

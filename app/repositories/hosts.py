@@ -10,8 +10,9 @@ while the lease is decided (Postgres: FOR UPDATE; SQLite: its writers take turns
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Row, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -53,10 +54,11 @@ class HostRepository:
             seconds=patience
         ):
             return Lease(None, row.next_allowed_at)
+        leases = HostLease.__table__  # Core statements on the hot path: no ORM layer
         active = self.session.scalar(
             select(func.count())
-            .select_from(HostLease)
-            .where(HostLease.host == host, HostLease.expires_at > now)
+            .select_from(leases)
+            .where(leases.c.host == host, leases.c.expires_at > now)
         )
         if (active or 0) >= concurrency:
             soonest = self.session.scalar(
@@ -70,9 +72,9 @@ class HostRepository:
             # a slot frees when a request ends, usually well before its lease expires
             return Lease(None, min(soonest or now, now + timedelta(seconds=SLOT_RECHECK)))
         lease_id = self.session.scalar(
-            insert(HostLease)
+            insert(leases)
             .values(host=host, expires_at=now + timedelta(seconds=hold))
-            .returning(HostLease.id)
+            .returning(leases.c.id)
         )
         if delay is None or (row.next_allowed_at is not None and row.next_allowed_at > now):
             return Lease(lease_id)
@@ -86,21 +88,24 @@ class HostRepository:
         measured from when it is taken, not from when it was asked for."""
         row = self._locked(host)
         now = clock()
-        if row.next_allowed_at is not None and row.next_allowed_at > now:
-            return row.next_allowed_at
+        next_allowed: datetime | None = row.next_allowed_at
+        if next_allowed is not None and next_allowed > now:
+            return next_allowed
         self._take_turn(row, now, delay)
         return None
 
-    def _take_turn(self, row: FetchHost, now: datetime, delay: float) -> None:
+    def _take_turn(self, row: Row[Any], now: datetime, delay: float) -> None:
         delay = row.min_delay if row.min_delay is not None else delay
+        hosts = FetchHost.__table__  # Core statements on the hot path: no ORM synchronizing
         self.session.execute(
-            update(FetchHost)
-            .where(FetchHost.host == row.host)
+            update(hosts)
+            .where(hosts.c.host == row.host)
             .values(next_allowed_at=now + timedelta(seconds=delay))
         )
 
     def release(self, lease_id: int) -> None:
-        self.session.execute(delete(HostLease).where(HostLease.id == lease_id))
+        leases = HostLease.__table__
+        self.session.execute(delete(leases).where(leases.c.id == lease_id))
 
     def set_limits(self, host: str, concurrency: int | None, delay: float | None) -> None:
         """The operator's limits for one host (None: the settings' defaults)."""
@@ -111,17 +116,13 @@ class HostRepository:
             .values(max_concurrency=concurrency, min_delay=delay)
         )
 
-    def _locked(self, host: str) -> FetchHost:
+    def _locked(self, host: str) -> Row[Any]:
         """The host's row (made if missing), locked until the transaction ends."""
-        query = (
-            select(FetchHost)
-            .where(FetchHost.host == host)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        if (row := self.session.scalars(query).one_or_none()) is not None:
+        hosts = FetchHost.__table__  # a Core row: read fresh, no ORM identity map
+        query = select(hosts).where(hosts.c.host == host).with_for_update()
+        if (row := self.session.execute(query).one_or_none()) is not None:
             return row
         dialect = self.session.get_bind().dialect.name
         make = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(FetchHost)
         self.session.execute(make.values(host=host).on_conflict_do_nothing())
-        return self.session.scalars(query).one()
+        return self.session.execute(query).one()
