@@ -6,6 +6,7 @@ import io
 import json
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,7 +14,12 @@ from sqlalchemy import Engine
 
 from app.cli import export as cli_export
 from app.config import Settings
-from app.repositories import Filters
+from app.db import make_sessionmaker, session_scope
+from app.ingest import Prepared, prepare, store
+from app.ingest.clusters import OLDEST_PER_BAND
+from app.neardup import DEFAULT as NEAR_DUPLICATES
+from app.repositories import ClusterRepository, Filters
+from app.schemas import ArticleIn
 from tests.conftest import empty_tables, ndjson_import
 
 WORDS = [
@@ -205,6 +211,41 @@ def test_near_duplicates_are_stored_and_clustered(client: TestClient) -> None:
     dups = client.get(f"/v1/articles/{edited['id']}/duplicates").json()
     assert dups["cluster_id"] == copy["id"]
     assert [a["id"] for a in dups["items"]] == [copy["id"]]
+
+
+def test_a_story_copied_many_times_costs_each_new_copy_the_same(
+    client: TestClient, db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every copy of a syndicated story joins the first one's cluster, and storing one more
+    reads a bounded number of stored candidates, however many copies came before (it read
+    a band row per earlier copy: a story copied a thousand times cost the next copy
+    20,000 rows and as many signatures)."""
+    wire = story(30, paragraphs=8)
+    copies = 3 * OLDEST_PER_BAND
+    first = add(client, "Port strike ends", wire)
+    for n in range(1, copies):
+        add(client, f"Port strike ends ({n})", [*wire, f"Copy {n} of the wire story."])
+    read: list[int] = []  # candidate rows the store got back from the database
+    lookup = ClusterRepository.articles_with_bands
+
+    def counted(self: ClusterRepository, *args: Any) -> dict[int, list[int]]:
+        found = lookup(self, *args)
+        read.append(sum(len(ids) for ids in found.values()))
+        return found
+
+    monkeypatch.setattr(ClusterRepository, "articles_with_bands", counted)
+    body = "\n\n".join([*wire, "The last copy of the wire story."])
+    item = prepare(ArticleIn(headline="Port strike ends (last)", body=body), None)
+    assert isinstance(item, Prepared)
+    with session_scope(make_sessionmaker(db)) as session:
+        outcome = store(session, [item])[0]
+    assert outcome.status == "created"
+    bands = len(set(NEAR_DUPLICATES.band_keys(item.signature)))
+    assert read, "no candidate lookup ran"
+    assert sum(read) <= bands * OLDEST_PER_BAND, (read, bands)
+    dups = client.get(f"/v1/articles/{outcome.article_id}/duplicates").json()
+    assert dups["cluster_id"] == first["id"]
+    assert len(dups["items"]) == copies
 
 
 def test_exact_duplicates_by_content_or_normalized_url(client: TestClient) -> None:

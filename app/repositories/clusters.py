@@ -1,8 +1,9 @@
 """Near-duplicate clusters: LSH band keys, candidate pairs, cluster membership."""
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from app.models import Article, ArticleBand
@@ -17,16 +18,35 @@ class ClusterRepository:
         """(band key, article id) rows."""
         insert_rows(self.session, ArticleBand.__table__, ("band_key", "article_id"), rows)
 
-    def articles_with_bands(self, band_keys: set[int]) -> dict[int, list[int]]:
-        """Band key -> stored articles having it (one indexed lookup per key)."""
+    def articles_with_bands(self, band_keys: set[int], oldest: int) -> dict[int, list[int]]:
+        """Band key -> the `oldest` stored articles having it (lowest ids), by an indexed
+        probe per key: a story syndicated a thousand times costs each new copy `oldest`
+        rows per key, not a row per earlier copy."""
+        if not band_keys:
+            return {}
         found: dict[int, list[int]] = {}
-        dialect = self.session.get_bind().dialect.name
-        band = ArticleBand.__table__  # Core: every store asks, and skips the ORM layer
-        where = in_many(band.c.band_key, sorted(band_keys), dialect)
-        query = select(band.c.band_key, band.c.article_id).where(where)
-        for key, article_id in self.session.execute(query):
+        for key, article_id in self.session.execute(self._oldest(sorted(band_keys), oldest)):
             found.setdefault(key, []).append(article_id)
         return found
+
+    def _oldest(self, keys: list[int], oldest: int) -> Any:
+        if self.session.get_bind().dialect.name == "postgresql":
+            # One index range per key, stopped after `oldest` rows (the primary key is
+            # (band_key, article_id)).
+            return text(
+                "SELECT k.key, b.article_id FROM unnest(CAST(:keys AS bigint[])) AS k(key) "
+                "CROSS JOIN LATERAL (SELECT article_id FROM article_band "
+                "WHERE band_key = k.key ORDER BY article_id LIMIT :oldest) AS b"
+            ).bindparams(keys=keys, oldest=oldest)
+        # SQLite (no LATERAL): the keys' rows numbered in id order, read in C in-process.
+        band = ArticleBand.__table__
+        rank = func.row_number().over(partition_by=band.c.band_key, order_by=band.c.article_id)
+        ranked = (
+            select(band.c.band_key, band.c.article_id, rank.label("rank"))
+            .where(in_many(band.c.band_key, keys, "sqlite"))
+            .subquery()
+        )
+        return select(ranked.c.band_key, ranked.c.article_id).where(ranked.c.rank <= oldest)
 
     def signatures(self, article_ids: Iterable[int]) -> dict[int, tuple[bytes, int | None]]:
         """Encoded signature and cluster of each article."""
