@@ -68,6 +68,7 @@ from corpus import ArticleMaker
 from util import Server, migrate, ndjson_answer
 
 from app.ingest import Prepared, prepare
+from app.ingest.clusters import OLDEST_PER_BAND
 from app.ingest.store import article_row, link_rows
 from app.models import utcnow
 from app.neardup import DEFAULT as NEAR_DUPLICATES
@@ -262,7 +263,8 @@ def cluster_roots(signatures: list[Signature], bands: list[list[int]]) -> dict[i
     owners: dict[int, list[int]] = {}
     roots: dict[int, int] = {}
     for article_id, (sig, keys) in enumerate(zip(signatures, bands, strict=True), 1):
-        for older in sorted({o for key in keys for o in owners.get(key, ())}):
+        oldest = {o for key in keys for o in owners.get(key, [])[:OLDEST_PER_BAND]}
+        for older in sorted(oldest):
             if NEAR_DUPLICATES.is_near_duplicate(sig, signatures[older - 1]):
                 roots[article_id] = roots.get(older, older)
                 break
