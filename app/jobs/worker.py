@@ -19,6 +19,7 @@ from app.db import make_engine, make_sessionmaker, writer
 from app.ingest.prepare import FetchContext
 from app.ingest.resources import open_fetch_context
 from app.jobs.engine import is_postgres, make_connector, make_deferrer, make_job_app
+from app.jobs.maintenance import keep_statistics
 from app.jobs.runtime import JobRuntime
 from app.jobs.stats import refresh_queue_gauges
 from app.observability import configure_logging, record_fetch_failure
@@ -64,12 +65,29 @@ async def run_worker(
     run on the loop's default executor: sized here so `concurrency` of them fit at once."""
     loop = asyncio.get_running_loop()
     loop.set_default_executor(ThreadPoolExecutor(concurrency + 2, thread_name_prefix="job"))
-    await job_app.run_worker_async(
-        name=name,
-        install_signal_handlers=signals,
-        additional_context={"runtime": work},
-        **worker_options(work.settings, concurrency),
-    )
+    async with queue_upkeep(job_app, work.settings):
+        await job_app.run_worker_async(
+            name=name,
+            install_signal_handlers=signals,
+            additional_context={"runtime": work},
+            **worker_options(work.settings, concurrency),
+        )
+
+
+@asynccontextmanager
+async def queue_upkeep(job_app: App, settings: Settings) -> AsyncIterator[None]:
+    """Beside the worker's jobs (Postgres): the queue's statistics kept fresh each tick
+    (app/jobs/maintenance.py); stopped with the block."""
+    if not is_postgres(settings):
+        yield
+        return
+    task = asyncio.create_task(keep_statistics(job_app.connector, settings.job_tick_seconds))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
 
 
 def serve_worker(settings: Settings, concurrency: int) -> None:
@@ -102,7 +120,7 @@ async def jobs_in_server(state: Any, settings: Settings) -> AsyncIterator[None]:
         yield
         return
     job_app = make_job_app(settings, state.engine, connector)
-    async with job_app.open_async():
+    async with job_app.open_async(), queue_upkeep(job_app, settings):
         task = asyncio.create_task(
             job_app.run_worker_async(
                 name="in-server",
