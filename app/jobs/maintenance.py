@@ -60,7 +60,7 @@ async def keep_statistics(connector: BaseConnector, every: float) -> None:
             log.warning("could not check the job queue's statistics: %s", exc)
 
 
-async def analyze_if_stale(connector: BaseConnector) -> bool:
+async def analyze_if_stale(connector: BaseConnector) -> None:
     """ANALYZE the queue's table if its rows changed enough since the last time."""
     stale = await connector.execute_query_one_async(
         "SELECT coalesce(bool_or(n_mod_since_analyze >= %(after)s + n_live_tup / 10), false)"
@@ -69,7 +69,6 @@ async def analyze_if_stale(connector: BaseConnector) -> bool:
     )
     if stale["stale"]:
         await connector.execute_query_async("ANALYZE procrastinate_jobs")
-    return bool(stale["stale"])
 
 
 @job_task("jobs:ping", retry=False)

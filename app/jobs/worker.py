@@ -4,7 +4,7 @@ any number of machines) or inside the API server (SQLite: the one process of the
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
 from functools import partial
@@ -81,7 +81,14 @@ async def queue_upkeep(job_app: App, settings: Settings) -> AsyncIterator[None]:
     if not is_postgres(settings):
         yield
         return
-    task = asyncio.create_task(keep_statistics(job_app.connector, settings.job_tick_seconds))
+    async with in_background(keep_statistics(job_app.connector, settings.job_tick_seconds)):
+        yield
+
+
+@asynccontextmanager
+async def in_background(work: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
+    """Run `work` as a task for the block; cancelled and awaited when the block ends."""
+    task = asyncio.create_task(work)
     try:
         yield
     finally:
@@ -120,18 +127,16 @@ async def jobs_in_server(state: Any, settings: Settings) -> AsyncIterator[None]:
         yield
         return
     job_app = make_job_app(settings, state.engine, connector)
-    async with job_app.open_async(), queue_upkeep(job_app, settings):
-        task = asyncio.create_task(
+    async with (
+        job_app.open_async(),
+        queue_upkeep(job_app, settings),
+        in_background(  # made once the app is open: shutdown cancels the worker
             job_app.run_worker_async(
                 name="in-server",
-                install_signal_handlers=False,  # uvicorn's: shutdown cancels the worker
+                install_signal_handlers=False,  # uvicorn's, not the worker's
                 additional_context={"runtime": work},
                 **worker_options(settings, settings.worker_concurrency),
             )
-        )
-        try:
-            yield
-        finally:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
+        ),
+    ):
+        yield

@@ -222,7 +222,7 @@ class FeedEntryRepository:
     def settle_waiting(
         self, url_key: str, status: str, article_id: int | None, error: str | None
     ) -> list[int]:
-        """Settle every entry waiting for this URL's article (as `waiting` finds them), in
+        """Settle every entry waiting for this URL's article (as `first_waiting` finds them), in
         one statement; the feed ids of the entries settled."""
         entry = FeedEntry.__table__  # a Core statement: no ORM session to synchronize
         query = (
