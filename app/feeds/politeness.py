@@ -24,8 +24,11 @@ from app.repositories.hosts import HostRepository
 SHORT_WAIT = 2.0  # seconds a job waits for its host before giving the worker back
 SHORT_TRIES = 10  # short waits before giving the worker back all the same
 LEASE_SLACK = 5.0  # seconds a lease outlives the longest fetch
-# A turn older than this share of the host's delay when its request is sent is taken again.
+# A turn older than this share of the host's delay (and at most STALE_TURN_MAX seconds) when
+# its request is sent is taken again: the next turn comes `delay` after this one was taken,
+# so a request sent late by x lands `delay - x` before the next.
 STALE_TURN = 0.25
+STALE_TURN_MAX = 0.02
 
 
 def host_key(name: str) -> str:
@@ -141,7 +144,8 @@ class _Turns:
     def confirm(self, host: str) -> None:
         host, delay = self._limits(host)
         taken = self.taken.get(host)
-        if taken is not None and utcnow() - taken > timedelta(seconds=delay * STALE_TURN):
+        late = timedelta(seconds=min(delay * STALE_TURN, STALE_TURN_MAX))
+        if taken is not None and utcnow() - taken > late:
             self._take(host, delay)
 
     def _limits(self, host: str) -> tuple[str, float]:
