@@ -54,7 +54,8 @@ format: install
 # adds feedparser's rows once the bench extra is installed: .venv/bin/pip install -e
 # '.[bench]'). SQLite only; with
 # BENCH_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres the two that
-# support it also run on a fresh database made (and dropped) on that server.
+# support it also run on a fresh database made (and dropped) on that server, and job_floor.py
+# (Postgres only) runs too.
 bench: install
 	$(PY) bench/import_throughput.py --articles 2000 --ndjson 10000
 	$(PY) bench/extraction.py --repeat 1
@@ -64,6 +65,7 @@ bench: install
 	$(PY) bench/load.py --duration 10 --warmup 2 --preload 2000
 	$(if $(BENCH_POSTGRES_URL),$(PY) bench/load.py --duration 10 --warmup 2 --preload 2000 --postgres-url '$(BENCH_POSTGRES_URL)')
 	$(PY) bench/feeds.py --feeds 40 --entries 10 --sample 100 $(if $(BENCH_POSTGRES_URL),--postgres-url '$(BENCH_POSTGRES_URL)')
+	$(if $(BENCH_POSTGRES_URL),$(PY) bench/job_floor.py --jobs 500 --articles 200 --pages 100 --postgres-url '$(BENCH_POSTGRES_URL)')
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache
