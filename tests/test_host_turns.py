@@ -33,6 +33,15 @@ def test_a_request_sent_late_after_its_turn_takes_a_new_turn(db: Engine, setting
     assert second - first >= DELAY * 0.9
 
 
+def test_a_request_sent_a_little_late_takes_a_new_turn_too(db: Engine, settings: Settings):
+    """Late by a sixth of a 0.3 s delay (more than 20 ms): sent as it was, the next request
+    would land 0.25 s after it, a sixth short of the host's delay."""
+    slow = settings.model_copy(update={"feed_host_delay": DELAY, "feed_host_overrides": ""})
+    first = _sent_at(slow, db, stall=DELAY / 6)
+    second = _sent_at(slow, db)
+    assert second - first >= DELAY * 0.9
+
+
 def test_a_request_sent_on_time_keeps_its_turn(db: Engine, settings: Settings) -> None:
     slow = settings.model_copy(update={"feed_host_delay": DELAY, "feed_host_overrides": ""})
     first = _sent_at(slow, db)
