@@ -9,7 +9,7 @@ E being one page's extraction: with two workers on a two-core machine the ceilin
 cores busy extracting, so Postgres's CPU comes out of the same budget. This script measures,
 on a fresh database of the given server:
 
-- extraction alone (the ceiling's work), ms of CPU a page;
+- extraction alone, ms a page: the ceiling of bench/feeds.py (`extraction_rate`, one process);
 - procrastinate taking and finishing a no-op job (sync task, context passed, a queueing lock
   per job as the fetch jobs have, the workers' own settings), ms of CPU a job in this
   process and in Postgres;
@@ -26,8 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import resource
+import pwd
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -35,7 +34,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from feedfarm import load_pages, unique_page, usable_pages
-from load import fresh_postgres
+from feeds import extraction_rate
+from load import fresh_postgres, process_cpu, self_cpu
 from procrastinate import App, JobContext, PsycopgConnector
 from sqlalchemy import text
 from util import migrate
@@ -45,66 +45,40 @@ from app.db import make_engine, make_sessionmaker, session_scope, writer
 from app.ingest import Prepared, prepare, store
 from app.jobs.engine import conninfo
 from app.jobs.worker import worker_options
-from app.parsing.html import extract_page
 from app.schemas import ArticleIn
 
 TARGET = 0.70
 
 
-def own_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def postgres_cpu(uid: int) -> float:
     """CPU seconds of every live process of the database server's user (`uid`)."""
-    total = 0
-    tick = os.sysconf("SC_CLK_TCK")
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if entry.stat().st_uid != uid:
-                continue
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / tick
+    return sum(cpu for pid, (_, cpu) in process_cpu().items() if _owner(pid) == uid)
+
+
+def _owner(pid: int) -> int | None:
+    try:
+        return Path(f"/proc/{pid}").stat().st_uid
+    except OSError:  # gone meanwhile
+        return None
 
 
 @contextmanager
 def measured(uid: int, count: int, into: dict[str, float]) -> Iterator[None]:
     """CPU ms per unit of work in this process and in Postgres, and units per second."""
-    cpu, pg, started = own_cpu(), postgres_cpu(uid), time.perf_counter()
+    cpu, pg, started = self_cpu(), postgres_cpu(uid), time.perf_counter()
     yield
     seconds = time.perf_counter() - started
-    into["own"] = (own_cpu() - cpu) * 1000 / count
+    into["own"] = (self_cpu() - cpu) * 1000 / count
     into["postgres"] = (postgres_cpu(uid) - pg) * 1000 / count
     into["rate"] = count / seconds
 
 
 def server_uid() -> int:
     """The user Postgres runs as: the owner of its processes (`postgres` on Debian)."""
-    import pwd
-
     try:
         return pwd.getpwnam("postgres").pw_uid
     except KeyError:
         raise SystemExit("no user postgres: run this on the database server's machine") from None
-
-
-def extraction_ms(pages: list[bytes], count: int) -> float:
-    work = [
-        (unique_page(pages[i % len(pages)], f"x{i}"), f"http://127.0.0.2/n/{i}")
-        for i in range(count)
-    ]
-    for page, url in work[:5]:
-        extract_page(page, url)
-    cpu = own_cpu()
-    for page, url in work:
-        extract_page(page, url)
-    return (own_cpu() - cpu) * 1000 / count
 
 
 def noop(context: JobContext, n: int) -> None:
@@ -169,10 +143,10 @@ def main() -> None:
     try:
         migrate(url)
         settings = Settings(database_url=url)
-        before = extraction_ms(pages, args.pages)
+        before = 1000 / extraction_rate(args.pages, 1)
         jobs = asyncio.run(run_jobs(settings, args.jobs, args.concurrency, uid))
         stored = store_articles(settings, pages, args.articles, uid)
-        after = extraction_ms(pages, args.pages)  # the machine's speed drifts: the mean
+        after = 1000 / extraction_rate(args.pages, 1)  # the machine's speed drifts: the mean
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
